@@ -1,0 +1,6 @@
+"""Shared pieces: the run driver, episode statistics, distributions, errors."""
+
+from mbrl_jax.core.errors import ConfigError
+from mbrl_jax.core.loop import ChunkedResult, Trainer, make_train_fn, run_chunked, scan_steps
+
+__all__ = ["ChunkedResult", "ConfigError", "Trainer", "make_train_fn", "run_chunked", "scan_steps"]

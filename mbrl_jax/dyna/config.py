@@ -1,0 +1,114 @@
+"""Dyna-Q / Dyna-Q+ configuration: static shape/loop settings and sweepable hyperparameters."""
+
+import dataclasses
+from typing import Literal
+
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from mbrl_jax.core.errors import ConfigError
+
+Variant = Literal["dyna-q", "dyna-q+"]
+PlanningDraw = Literal["state_then_action", "observed_pair"]
+VARIANTS = ("dyna-q", "dyna-q+")
+PLANNING_DRAWS = ("state_then_action", "observed_pair")
+
+
+@struct.dataclass
+class DynaHParams:
+    """Sweepable hyperparameters (arrays, so they can be vmapped like seeds).
+
+    alpha: step size; gamma: discount; epsilon: exploration rate; kappa: Dyna-Q+ bonus scale.
+    """
+
+    alpha: jnp.ndarray
+    gamma: jnp.ndarray
+    epsilon: jnp.ndarray
+    kappa: jnp.ndarray
+
+    def validate(self) -> "DynaHParams":
+        """Check concrete values (all seeds of a sweep); raise ConfigError naming the field."""
+        _check_range("alpha", self.alpha, 0.0, 1.0, low_open=True)
+        _check_range("gamma", self.gamma, 0.0, 1.0)
+        _check_range("epsilon", self.epsilon, 0.0, 1.0)
+        _check_range("kappa", self.kappa, 0.0, np.inf)
+        return self
+
+
+def _check_range(field, value, low, high, low_open=False):
+    value = np.asarray(value)
+    if not np.all(np.isfinite(value)) and high != np.inf:
+        raise ConfigError(field, f"must be finite, got {value}")
+    bad = (value <= low) if low_open else (value < low)
+    bad = bad | (value > high)
+    if np.any(bad):
+        lo = "(" if low_open else "["
+        raise ConfigError(field, f"must be in {lo}{low}, {high}], got {value}; set {field} in range")
+
+
+@dataclasses.dataclass(frozen=True)
+class DynaConfig:
+    """Tabular Dyna-Q (Sutton & Barto 2nd ed., section 8.2) and Dyna-Q+ (section 8.3).
+
+    Attributes:
+      variant: "dyna-q", or "dyna-q+" (planning reward + kappa * sqrt(tau), tau = real steps since
+        the pair was last tried).
+      total_steps: real env steps in a run.
+      planning_steps: n, planning updates after each real step (0 = plain Q-learning).
+      alpha, gamma, epsilon, kappa: defaults for the sweepable `DynaHParams`.
+      planning_draw: "state_then_action" (the book: a visited state, then an action taken in it)
+        or "observed_pair" (uniform over observed (state, action) pairs).
+      untried_actions: Dyna-Q+ only. True (the book's footnote): every action of a visited state
+        may be drawn in planning; untried ones are modelled as staying put with reward 0. False:
+        observed pairs only, so the bonus only inflates familiar actions.
+      q_init: initial Q-value.
+    """
+
+    variant: Variant = "dyna-q"
+    total_steps: int = 20_000
+    planning_steps: int = 50
+    alpha: float = 0.1
+    gamma: float = 0.95
+    epsilon: float = 0.1
+    kappa: float = 1e-3
+    planning_draw: PlanningDraw = "state_then_action"
+    untried_actions: bool = True
+    q_init: float = 0.0
+
+    @property
+    def plus(self) -> bool:
+        return self.variant == "dyna-q+"
+
+    @property
+    def plans_untried(self) -> bool:
+        return self.plus and self.untried_actions
+
+    def hparams(self) -> DynaHParams:
+        return DynaHParams(
+            alpha=jnp.float32(self.alpha),
+            gamma=jnp.float32(self.gamma),
+            epsilon=jnp.float32(self.epsilon),
+            kappa=jnp.float32(self.kappa),
+        )
+
+    def validate(self) -> "DynaConfig":
+        """Raise ConfigError (naming the field and what to change) on any invalid value."""
+        if self.variant not in VARIANTS:
+            raise ConfigError("variant", f"must be one of {VARIANTS}, got {self.variant!r}")
+        if self.planning_draw not in PLANNING_DRAWS:
+            raise ConfigError(
+                "planning_draw", f"must be one of {PLANNING_DRAWS}, got {self.planning_draw!r}")
+        _check_int("planning_steps", self.planning_steps, minimum=0)
+        _check_int("total_steps", self.total_steps, minimum=1)
+        if not np.isfinite(self.q_init):
+            raise ConfigError("q_init", f"must be finite, got {self.q_init}")
+        self.hparams().validate()
+        return self
+
+
+def _check_int(field, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ConfigError(field, f"must be an integer, got {value!r}")
+    if value < minimum:
+        raise ConfigError(field, f"must be >= {minimum}, got {value}; use a value >= {minimum}")
