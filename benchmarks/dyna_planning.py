@@ -80,7 +80,8 @@ def main():
 
     result = {
         "benchmark": "dyna_planning",
-        "env": "FrozenLake 4x4, is_slippery=False (gymnax FrozenLake-misc / gymnasium FrozenLake-v1)",
+        "env": "FrozenLake 4x4, is_slippery=False "
+               "(gymnax FrozenLake-misc / gymnasium FrozenLake-v1)",
         "planning_steps": PLANNING,
         "machine": describe_machine(),
         "date": time.strftime("%Y-%m-%d %H:%M"),

@@ -39,7 +39,7 @@ def main():
         _, metrics, seconds = run_seeds(config, env, params, args.seeds)
         per_seed = episode_lengths(metrics["done"])
         if min(len(x) for x in per_seed) < EPISODES:
-            raise SystemExit(f"n={n}: a seed finished fewer than {EPISODES} episodes; raise --steps")
+            raise SystemExit(f"n={n}: a seed finished < {EPISODES} episodes; raise --steps")
         lengths[n] = pad_episodes(per_seed, EPISODES)  # [seeds, 50]
         print(f"n = {n:2d}: first episode {lengths[n][:, 0].mean():.0f} steps, episodes 41-50 "
               f"{lengths[n][:, 40:].mean():.1f} steps ({seconds:.1f} s)")
@@ -49,7 +49,11 @@ def main():
     summary = {}
     for n in PLANNING:
         mean, half = mean_and_ci(lengths[n])
-        per_seed_eps = [first_sustained_below(seed_curve, threshold) for seed_curve in lengths[n]]
+        # spread: the same statistic on seed-mean curves of bootstrap resamples of the seeds
+        rng = np.random.default_rng(0)
+        boot = [first_sustained_below(lengths[n][rng.integers(0, args.seeds, args.seeds)]
+                                      .mean(axis=0), threshold) for _ in range(1000)]
+        boot = np.array([EPISODES + 1 if b is None else b for b in boot])
         summary[f"n={n}"] = {
             "episodes_to_near_optimal_seed_mean_curve": first_sustained_below(mean, threshold),
             "book_episodes": BOOK[n],
@@ -59,13 +63,13 @@ def main():
             "steps_episodes_41_50_ci95": float(mean_and_ci(lengths[n][:, 40:].mean(1))[1]),
             "steps_per_episode_mean": mean.tolist(),
             "steps_per_episode_ci95": half.tolist(),
-            "per_seed_episodes_to_near_optimal_median": float(np.median(
-                [np.nan if e is None else e for e in per_seed_eps])),
+            "episodes_to_near_optimal_bootstrap_5_95": np.percentile(boot, [5, 95]).tolist(),
         }
     for n in PLANNING:
         s = summary[f"n={n}"]
         print(f"n = {n:2d}: seed-mean steps/episode within {args.tolerance:.0%} of plateau "
               f"{plateau:.1f} from episode {s['episodes_to_near_optimal_seed_mean_curve']} "
+              f"(bootstrap 5-95%: {s['episodes_to_near_optimal_bootstrap_5_95']}) "
               f"(book: about {BOOK[n]})")
 
     fig, (ax,) = figure()

@@ -48,8 +48,9 @@ def main():
                 None),
             "seconds_incl_compile": seconds,
         }
-        print(f"n = {n:2d}: reward/episode, episodes 1-50 {summary[f'n={n}']['mean_reward_episodes_1_50']:.2f}"
-              f", last 50 {summary[f'n={n}']['mean_reward_last_50_episodes']:.2f} "
+        s = summary[f"n={n}"]
+        print(f"n = {n:2d}: reward/episode, episodes 1-50 {s['mean_reward_episodes_1_50']:.2f}"
+              f", last 50 {s['mean_reward_last_50_episodes']:.2f} "
               f"({args.seeds} seeds, {seconds:.1f} s)")
     png = save_curves(RESULTS / "tutorial_frozenlake.png", curves,
                       xlabel="episode", ylabel=f"reward per episode (moving average of {SMOOTH})",

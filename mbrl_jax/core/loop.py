@@ -2,8 +2,8 @@
 (`train(key)`), or run in compiled chunks over the same carry with host-side progress between them.
 
 An algorithm provides a `Trainer`; `make_train_fn` turns it into `train(key, hparams=None)`, and
-`run_chunked` runs many seeds of it (`jit(vmap(...))`) chunk by chunk. Both consume the same per-step
-randomness from the carry, so they give identical results.
+`run_chunked` runs many seeds of it (`jit(vmap(...))`) chunk by chunk. Both consume the same
+per-step randomness from the carry, so they give identical results.
 """
 
 import time

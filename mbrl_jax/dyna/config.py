@@ -44,7 +44,8 @@ def _check_range(field, value, low, high, low_open=False):
     bad = bad | (value > high)
     if np.any(bad):
         lo = "(" if low_open else "["
-        raise ConfigError(field, f"must be in {lo}{low}, {high}], got {value}; set {field} in range")
+        raise ConfigError(field, f"must be in {lo}{low}, {high}], got {value}; "
+                                 f"set {field} in that range")
 
 
 @dataclasses.dataclass(frozen=True)

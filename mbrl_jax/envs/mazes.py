@@ -146,7 +146,8 @@ class GridMaze(environment.Environment[MazeState, MazeParams]):
         move = jnp.asarray(_MOVES)[jnp.asarray(action, jnp.int32)]
         new_row, new_col = row + move[0], col + move[1]
         inside = (new_row >= 0) & (new_row < self.rows) & (new_col >= 0) & (new_col < self.cols)
-        free = inside & ~walls[jnp.clip(new_row, 0, self.rows - 1), jnp.clip(new_col, 0, self.cols - 1)]
+        free = inside & ~walls[jnp.clip(new_row, 0, self.rows - 1),
+                               jnp.clip(new_col, 0, self.cols - 1)]
         position = jnp.where(free, new_row * self.cols + new_col, state.position).astype(jnp.int32)
         terminated = position == self._goal
         reward = terminated.astype(jnp.float32)
