@@ -58,3 +58,12 @@ def test_help_documents_every_option(capsys):
 def test_envs_lists_ids(capsys):
     assert main(["envs"]) == 0
     assert "DynaMaze" in capsys.readouterr().out
+
+
+def test_python_dash_m_entry_point():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "mbrl_jax", "envs"], capture_output=True,
+                         text=True, check=True)
+    assert "ShortcutMaze" in out.stdout
