@@ -110,7 +110,10 @@ def make_mlp(
     zero_init_output: bool = False,
     activate_final: bool = False,
 ) -> Network:
-    """`Network` of an `MLP`: `init(key, x [..., in]) -> params`, `apply(params, x) -> [..., out]`."""
+    """`Network` of an `MLP`.
+
+    `init(key, x [..., in]) -> params`; `apply(params, x [..., in]) -> [..., output_size]`.
+    """
     get_activation(activation)  # fail early with a named error, before any tracing
     return make_network(
         MLP(

@@ -72,7 +72,8 @@ def test_same_key_same_sample_and_vmap():
         np.testing.assert_array_equal(vm["action"][k], buffer.sample(buf, keys[k], 16)["action"])
     # vmap over independent buffers (e.g. one per seed)
     bufs = jax.vmap(lambda _: buffer.init(_item(0), 4))(jnp.arange(2))
-    bufs = jax.vmap(buffer.add)(bufs, jax.tree_util.tree_map(lambda x: jnp.stack([x, x + 1]), _item(3)))
+    items = jax.tree_util.tree_map(lambda x: jnp.stack([x, x + 1]), _item(3))
+    bufs = jax.vmap(buffer.add)(bufs, items)
     np.testing.assert_array_equal(bufs.data["action"][:, 0], [3, 4])
     np.testing.assert_array_equal(bufs.size, [1, 1])
 
