@@ -40,6 +40,8 @@ class EnsembleConfig:
       max_epochs: upper bound of training epochs in `fit` (a static loop length).
       holdout_ratio, max_holdout: validation split of the dataset (20%, at most 5000 rows); 0
         validates on the training rows.
+      bootstrap: each member trains on its own bootstrap resample of the training rows (PETS,
+        MBPO); False trains every member on all rows (members then differ only by init and order).
       patience: stop after this many epochs in which no member improves its best validation MSE by
         more than `improvement_threshold` (relative).
       termination_coef: weight of the termination BCE loss.
@@ -64,6 +66,7 @@ class EnsembleConfig:
     max_epochs: int = 100
     holdout_ratio: float = 0.2
     max_holdout: int = 5000
+    bootstrap: bool = True
     patience: int = 5
     improvement_threshold: float = 0.01
     termination_coef: float = 1.0

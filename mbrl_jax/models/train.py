@@ -199,7 +199,10 @@ def make_fit(
         train_mask = train_pos < n_train
         normalizer = compute_normalizer(inputs[train_rows], targets[train_rows], train_mask)
         state = state.replace(normalizer=normalizer)
-        boot = bootstrap_indices(boot_key, e, train_cap, n_train)  # [E, N] into train_rows
+        if config.bootstrap:
+            boot = bootstrap_indices(boot_key, e, train_cap, n_train)  # [E, N] into train_rows
+        else:
+            boot = jnp.broadcast_to(jnp.arange(train_cap), (e, train_cap))
 
         x_eval = normalize_inputs(normalizer, inputs[eval_rows])  # [H, I]
         y_eval = normalize_targets(normalizer, targets[eval_rows])  # [H, D]
