@@ -53,7 +53,9 @@ class Prediction(NamedTuple):
       member means without a key or for deterministic members).
     epistemic_var: [B, D] variance across members of their means (delta obs then reward).
     aleatoric_var: [B, D] members' predicted variance, averaged (zeros when deterministic).
-    disagreement: [B] spread of the member means: std across members, averaged over obs dims.
+    disagreement: [B] spread of the member means: std across members of the predicted change of
+      each obs dim, in units of that dim's target std (the normaliser's), averaged over obs dims.
+      Dimensionless, so dims with large units do not drown the others.
     terminated: [B] bool, from `termination_fn` on the mean prediction, or the learned head's mean
       probability > 0.5; all False with neither.
     """
@@ -76,7 +78,7 @@ class Rollout(NamedTuple):
     obs, next_obs: [H, B, O]; action: [H, B] or [H, B, A]; reward: [H, B];
     terminated: [H, B] bool (this step terminated); mask: [H, B] bool, True while no earlier step
     terminated (transitions to keep); member: [H, B] int32 member used (-1 for "mean");
-    disagreement: [H, B] spread of the member means at each step.
+    disagreement: [H, B] spread of the member means at each step (see `Prediction`).
     """
 
     obs: jax.Array
@@ -138,6 +140,11 @@ def make_ensemble(
             var = jnp.zeros_like(var)
         return mean, var, jax.nn.sigmoid(out.termination_logit)
 
+    def _disagreement(state, mean):
+        """[M, B, D] member means (original units) -> [B] standardised spread of the obs deltas."""
+        std = jnp.sqrt(jnp.var(mean[..., :o], axis=0))  # [B, O]
+        return (std / state.normalizer.target_std[:o]).mean(-1)
+
     def _terminated(obs, action, next_obs, prob):
         if termination_fn is not None:
             return jax.vmap(termination_fn)(obs, action, next_obs).astype(bool)
@@ -171,7 +178,7 @@ def make_ensemble(
             sample_reward=sample[..., o],
             epistemic_var=epistemic,
             aleatoric_var=var.mean(0),
-            disagreement=jnp.sqrt(epistemic[..., :o]).mean(-1),
+            disagreement=_disagreement(state, mean),
             terminated=_terminated(obs, action, ens_next, prob.mean(0)),
         )
 
@@ -188,7 +195,7 @@ def make_ensemble(
             act_key, member_key, noise_key = jax.random.split(k, 3)
             action = action_fn(t, act_key, obs)
             mean, var, prob = _member_moments(state, obs, action)  # [E, B, D], [E, B]
-            spread = jnp.sqrt(jnp.var(mean[members][..., :o], axis=0)).mean(-1)  # [B]
+            spread = _disagreement(state, mean[members])  # [B]
             if propagation == "mean":
                 delta, p = mean[members].mean(0), prob[members].mean(0)
                 member = jnp.full((b,), -1, jnp.int32)

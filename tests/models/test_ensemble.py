@@ -93,9 +93,17 @@ def test_disagreement_zero_when_members_identical():
     # and positive for the independently initialised ensemble
     fresh = model.predict(model.init(jax.random.key(6)), obs, action)
     assert float(fresh.disagreement.min()) > 1e-4
-    # disagreement = std across members of their mean next obs, averaged over obs dims (numpy)
+    # disagreement = std across members of their mean next obs, in target-std units, averaged
+    # over obs dims (numpy)
     member = np.asarray(fresh.member_next_obs, np.float64)
     np.testing.assert_allclose(fresh.disagreement, member.std(0).mean(-1), rtol=1e-4)
+    scale = jnp.array([2.0, 0.5, 1.0, 1.0])  # target std of (delta obs..., reward)
+    scaled = model.init(jax.random.key(6))
+    scaled = scaled.replace(normalizer=scaled.normalizer.replace(target_std=scale))
+    pred = model.predict(scaled, obs, action)
+    member = np.asarray(pred.member_next_obs, np.float64)
+    expected = (member.std(0) / np.array([2.0, 0.5, 1.0])).mean(-1)
+    np.testing.assert_allclose(pred.disagreement, expected, rtol=1e-4)
 
 
 def test_normalisation_round_trips_and_matches_numpy():
