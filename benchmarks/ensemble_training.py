@@ -1,23 +1,28 @@
 """Ensemble training throughput: one vmapped JAX update for all members vs per-member loops.
 
-Measures samples/second (members x batch rows per second) of training a probabilistic dynamics
-ensemble (7 members, batch 256 per member, Gaussian NLL with soft log-variance bounds, Adam) at two
-sizes: 4 x 200 hidden (MBPO) and 4 x 64 hidden (small tasks), with HalfCheetah-like shapes
-(obs 17, action 6: 23 inputs, 2 x 18 outputs). In the same run:
+Measures samples/second (members x batch rows trained per second) of a probabilistic dynamics
+ensemble (7 members, batch 256 per member, Gaussian NLL with soft log-variance bounds, Adam,
+float32) at two sizes: 4 x 200 hidden (MBPO) and 4 x 64 hidden (small tasks), with
+HalfCheetah-like shapes (obs 17, action 6: 23 inputs, 2 x 18 outputs). Cases, all in the same run:
 
-  * jax_vmap_scan: ours, `make_ensemble(...).update` on stacked params, U updates per jitted call
-    (lax.scan), each member's minibatch drawn on device from its own bootstrap-style indices;
-  * jax_vmap_step: the same update, one jitted call (and one host round trip) per update;
+  * jax_vmap_scan: ours, `make_ensemble(...).update` on stacked params (members batched through
+    one batched matmul per layer by vmap), 100 (4x64) / 25 (4x200) updates per jitted call in a
+    lax.scan, each member's minibatch drawn on device, state buffers donated;
+  * jax_vmap_step: the same update, one jitted call (one host round trip) per update;
   * jax_member_loop: the same network per member, one jitted update per member, Python loop;
-  * torch_member_loop: the tutorial design, a Python loop over 7 PyTorch models, one Adam each
-    (skipped, with a message, if torch is not installed);
-  * matmul: the machine's dense float32 matmul rate (jnp 2048 x 2048 and torch, same run), and the
-    fraction of it our update achieves at 4 x 200 (matmul FLOPs: 3 x 2 x MACs per sample, i.e.
-    forward plus the two backward matmuls).
+  * torch_member_loop_{1thread,2threads}: the tutorial design, a Python loop over 7 PyTorch
+    models with one Adam each (the faster thread count is the baseline; skipped with a message if
+    torch is missing: `pip install torch==2.13.0`, a CPU build);
+  * matmul_2048: jnp float32 2048 x 2048 matmuls, the machine's dense rate, measured in the same
+    rounds; our achieved rate counts matmul FLOPs only: 3 x 2 x MACs per sample (forward and the
+    two backward products).
 
-Compile time is reported apart; throughput is the median over repeats after one warm-up.
-Run:  python benchmarks/ensemble_training.py  [--quick]
-Writes benchmarks/results/ensemble_training.json and ensemble_training.md.
+The machine is shared, so cases run interleaved: after a warm-up, each round runs every case once
+(with a short pause between cases so spinning worker threads settle); throughput is the median
+over rounds and each ratio the median of per-round ratios. Compile time is reported apart.
+
+Run:  python benchmarks/ensemble_training.py [--quick] [--repeats 7] [--tag NAME]
+Writes benchmarks/results/ensemble_training[_NAME].json and .md.
 """
 
 import argparse
@@ -278,6 +283,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--tag", default="", help="suffix of the result files, e.g. for a run under other XLA_FLAGS"
+    )
     args = parser.parse_args()
     repeats = 2 if args.quick else args.repeats
     data = synthetic_data(jax.random.key(0))
@@ -361,7 +369,11 @@ def main():
         "mbpo_ge_0.5_matmul_rate": b["fraction_of_matmul_rate"],
     }
     RESULTS.mkdir(exist_ok=True)
-    stem = "ensemble_training_quick" if args.quick else "ensemble_training"
+    stem = (
+        "ensemble_training"
+        + ("_quick" if args.quick else "")
+        + (f"_{args.tag}" if args.tag else "")
+    )
     (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=1))
     (RESULTS / f"{stem}.md").write_text(markdown(results))
     print(markdown(results))
@@ -375,6 +387,7 @@ def markdown(res) -> str:
         "",
         f"Machine: {m['cpu_model']}, {m['cpu_count']} cores visible (shared with other work); "
         f"{m['platform']}; jax {m['jax']} ({m['jax_backend']}); "
+        f"XLA_FLAGS={m['xla_flags'] or '(none)'}; "
         f"torch {m.get('torch', 'not installed')}.",
         "",
         f"Dense float32 matmul, 2048x2048: jnp {mm['jax_2048_gflops']:.0f} GFLOP/s"
