@@ -209,3 +209,23 @@ def test_config_errors_are_named():
     with pytest.raises(ModelConfigError, match="propagation"):
         model.rollout(state, jax.random.key(0), obs, action[None], "ts2")
     assert Transition._fields == ("obs", "action", "reward", "next_obs", "done")
+
+
+def test_rollout_policy_matches_open_loop_and_is_deterministic_per_key():
+    model = make_ensemble(CFG)
+    state = model.init(jax.random.key(17))
+    obs, _ = _data(6)
+
+    def policy(key, o):  # [B, O] -> [B] ints, depends on the observation
+        return (o[:, 0] > 0).astype(jnp.int32)
+
+    key = jax.random.key(18)
+    closed = jax.jit(model.rollout_policy, static_argnums=(3, 4))(state, key, obs, policy, 5)
+    opened = model.rollout(state, key, obs, closed.action, "random_member", elites_only=True)
+    np.testing.assert_allclose(closed.next_obs, opened.next_obs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(closed.member, opened.member)
+    np.testing.assert_array_equal(closed.action[0], policy(None, obs))
+    again = model.rollout_policy(state, key, obs, policy, 5)
+    np.testing.assert_array_equal(again.next_obs, closed.next_obs)
+    other = model.rollout_policy(state, jax.random.key(19), obs, policy, 5)
+    assert not np.array_equal(other.next_obs, closed.next_obs)
