@@ -1,0 +1,140 @@
+"""Dynamics-ensemble configuration: static shapes and loop lengths, validated before tracing."""
+
+import dataclasses
+import math
+
+from mbrl_jax.core.networks import ACTIVATION_NAMES
+
+PROPAGATIONS = ("mean", "random_member", "fixed_member")
+
+
+class ModelConfigError(ValueError):
+    """Raised by `EnsembleConfig.validate` (and `make_ensemble`) for an unusable configuration."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsembleConfig:
+    """Dynamics ensemble (PETS / MBPO defaults).
+
+    Each member maps (obs, action) to the change of observation and the reward:
+    `next_obs = obs + delta`. Probabilistic members output a Gaussian mean and a log-variance softly
+    bounded by learned per-member maximum/minimum.
+
+    Attributes:
+      obs_dim: length of the (flat) observation vector.
+      action_dim: number of discrete actions (one-hot encoded) or continuous action dimensions.
+      discrete_actions: True for integer actions in `[0, action_dim)`.
+      ensemble_size: number of members E (MBPO: 7).
+      num_elites: members kept as elites (MBPO: 5); `elites_only=True` predicts with them only.
+      hidden_sizes: hidden layer widths (MBPO: 4 x 200).
+      activation: hidden activation name (MBPO: swish).
+      probabilistic: Gaussian members trained by NLL; False gives deterministic members (MSE).
+      learn_termination: add a termination-logit head trained with binary cross-entropy.
+      zero_init_output: zero the output layer so an untrained model predicts next = obs, reward 0
+        (in normalised target units).
+      init_max_logvar / init_min_logvar: initial soft bounds of the log-variance (0.5 / -10).
+      logvar_bound_coef: weight of `sum(max_logvar) - sum(min_logvar)` in the loss (0.01).
+      learning_rate, weight_decay: AdamW over the stacked parameters (elementwise, so equivalent to
+        one optimiser per member).
+      batch_size: minibatch rows per member per update.
+      max_epochs: upper bound of training epochs in `fit` (a static loop length).
+      holdout_ratio, max_holdout: validation split of the dataset (20%, at most 5000 rows); 0
+        validates on the training rows.
+      bootstrap: each member trains on its own bootstrap resample of the training rows (PETS,
+        MBPO); False trains every member on all rows (members then differ only by init and order).
+      patience: stop after this many epochs in which no member improves its best validation MSE by
+        more than `improvement_threshold` (relative).
+      termination_coef: weight of the termination BCE loss.
+    """
+
+    obs_dim: int
+    action_dim: int
+    discrete_actions: bool = False
+    ensemble_size: int = 7
+    num_elites: int = 5
+    hidden_sizes: tuple[int, ...] = (200, 200, 200, 200)
+    activation: str = "swish"
+    probabilistic: bool = True
+    learn_termination: bool = False
+    zero_init_output: bool = False
+    init_max_logvar: float = 0.5
+    init_min_logvar: float = -10.0
+    logvar_bound_coef: float = 0.01
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 256
+    max_epochs: int = 100
+    holdout_ratio: float = 0.2
+    max_holdout: int = 5000
+    bootstrap: bool = True
+    patience: int = 5
+    improvement_threshold: float = 0.01
+    termination_coef: float = 1.0
+
+    @property
+    def target_dim(self) -> int:
+        """Predicted targets per example: `obs_dim` deltas then 1 reward."""
+        return self.obs_dim + 1
+
+    @property
+    def input_dim(self) -> int:
+        """Network input width: observation then (one-hot) action."""
+        return self.obs_dim + self.action_dim
+
+    @property
+    def output_dim(self) -> int:
+        """Raw network output width: means, log-variances (if probabilistic), termination logit."""
+        return self.target_dim * (2 if self.probabilistic else 1) + int(self.learn_termination)
+
+    def holdout_size(self, num_rows: int) -> int:
+        """Validation rows for a dataset of `num_rows` (static)."""
+        return min(int(math.floor(num_rows * self.holdout_ratio)), self.max_holdout)
+
+    def validate(self) -> "EnsembleConfig":
+        """Raise `ModelConfigError` saying what to change; return self when usable."""
+
+        def need(cond: bool, msg: str) -> None:
+            if not cond:
+                raise ModelConfigError(f"EnsembleConfig: {msg}")
+
+        need(self.obs_dim >= 1, f"obs_dim must be >= 1, got {self.obs_dim}")
+        need(self.action_dim >= 1, f"action_dim must be >= 1, got {self.action_dim}")
+        need(self.ensemble_size >= 1, f"ensemble_size must be >= 1, got {self.ensemble_size}")
+        need(
+            1 <= self.num_elites <= self.ensemble_size,
+            f"num_elites must be in [1, ensemble_size={self.ensemble_size}], got {self.num_elites}",
+        )
+        need(
+            len(self.hidden_sizes) >= 1 and all(int(h) >= 1 for h in self.hidden_sizes),
+            f"hidden_sizes must be a non-empty tuple of positive ints, got {self.hidden_sizes}",
+        )
+        need(isinstance(self.hidden_sizes, tuple), "hidden_sizes must be a tuple (hashable)")
+        need(
+            self.activation in ACTIVATION_NAMES,
+            f"activation must be one of {ACTIVATION_NAMES}, got {self.activation!r}",
+        )
+        need(
+            self.init_min_logvar < self.init_max_logvar,
+            "init_min_logvar must be below init_max_logvar",
+        )
+        need(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+        need(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        need(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        need(self.max_epochs >= 1, f"max_epochs must be >= 1, got {self.max_epochs}")
+        need(
+            0.0 <= self.holdout_ratio < 1.0,
+            f"holdout_ratio must be in [0, 1), got {self.holdout_ratio}",
+        )
+        need(self.max_holdout >= 0, f"max_holdout must be >= 0, got {self.max_holdout}")
+        need(self.patience >= 1, f"patience must be >= 1, got {self.patience}")
+        need(
+            self.improvement_threshold >= 0,
+            f"improvement_threshold must be >= 0, got {self.improvement_threshold}",
+        )
+        return self
+
+
+def check_propagation(propagation: str) -> None:
+    """Raise `ModelConfigError` unless `propagation` is one of `PROPAGATIONS`."""
+    if propagation not in PROPAGATIONS:
+        raise ModelConfigError(f"propagation must be one of {PROPAGATIONS}, got {propagation!r}")

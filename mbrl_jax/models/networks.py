@@ -1,0 +1,165 @@
+"""One ensemble member as pure functions, the normaliser, and the data layout they share.
+
+Shapes: O = obs_dim, A = action_dim, I = O + A network inputs, D = O + 1 targets (delta obs then
+reward), E = ensemble size. Per-member functions work on any leading batch shape `[...]`; the
+ensemble applies them to stacked params (leaves `[E, ...]`) with `jax.vmap`.
+"""
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from mbrl_jax.core.networks import Network, make_mlp
+from mbrl_jax.models.config import EnsembleConfig
+
+_MIN_STD = 1e-6
+
+
+class Transition(NamedTuple):
+    """A batch of environment transitions (leaves `[N, ...]`).
+
+    obs: [N, O] float; action: [N] int (discrete) or [N, A] float; reward: [N];
+    next_obs: [N, O] (the true next observation, not the auto-reset one); done: [N] bool,
+    True on termination (not on truncation).
+    """
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    next_obs: jax.Array
+    done: jax.Array
+
+
+@struct.dataclass
+class Normalizer:
+    """Standardisation statistics (original units).
+
+    input_mean, input_std: [I]; target_mean, target_std: [D]. Stds are at least 1e-6, and exactly 1
+    for constant features, so normalise/denormalise round-trip.
+    """
+
+    input_mean: jax.Array
+    input_std: jax.Array
+    target_mean: jax.Array
+    target_std: jax.Array
+
+
+class MemberOutput(NamedTuple):
+    """Raw outputs in normalised target units. mean, logvar: [..., D] (logvar zeros when
+    deterministic); termination_logit: [...] (zeros without a termination head)."""
+
+    mean: jax.Array
+    logvar: jax.Array
+    termination_logit: jax.Array
+
+
+def encode_inputs(config: EnsembleConfig, obs: jax.Array, action: jax.Array) -> jax.Array:
+    """Network inputs `[..., I]` from obs `[..., O]` and action (`[...]` int or `[..., A]`)."""
+    if config.discrete_actions:
+        action = jax.nn.one_hot(action, config.action_dim, dtype=obs.dtype)
+    return jnp.concatenate([obs, jnp.asarray(action, obs.dtype)], axis=-1)
+
+
+def encode_targets(obs: jax.Array, reward: jax.Array, next_obs: jax.Array) -> jax.Array:
+    """Targets `[..., D]`: `next_obs - obs` then the reward."""
+    return jnp.concatenate([next_obs - obs, reward[..., None]], axis=-1)
+
+
+def identity_normalizer(config: EnsembleConfig) -> Normalizer:
+    """Zero means and unit stds (normalise = identity)."""
+    i, d = config.input_dim, config.target_dim
+    return Normalizer(jnp.zeros(i), jnp.ones(i), jnp.zeros(d), jnp.ones(d))
+
+
+def _masked_moments(x: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    w = mask.astype(x.dtype)[:, None]
+    n = jnp.maximum(w.sum(), 1.0)
+    mean = (x * w).sum(0) / n
+    var = (jnp.square(x - mean) * w).sum(0) / n
+    std = jnp.sqrt(var)
+    return mean, jnp.where(std < _MIN_STD, 1.0, std)
+
+
+def compute_normalizer(
+    inputs: jax.Array, targets: jax.Array, mask: jax.Array | None = None
+) -> Normalizer:
+    """Statistics of inputs `[N, I]` and targets `[N, D]` over rows where `mask` `[N]` is True."""
+    if mask is None:
+        mask = jnp.ones(inputs.shape[0], bool)
+    in_mean, in_std = _masked_moments(inputs, mask)
+    t_mean, t_std = _masked_moments(targets, mask)
+    return Normalizer(in_mean, in_std, t_mean, t_std)
+
+
+def normalize_inputs(norm: Normalizer, inputs: jax.Array) -> jax.Array:
+    return (inputs - norm.input_mean) / norm.input_std
+
+
+def normalize_targets(norm: Normalizer, targets: jax.Array) -> jax.Array:
+    return (targets - norm.target_mean) / norm.target_std
+
+
+def denormalize_targets(norm: Normalizer, targets: jax.Array) -> jax.Array:
+    return targets * norm.target_std + norm.target_mean
+
+
+def make_member_network(config: EnsembleConfig) -> Network:
+    """The MLP of one member: `[..., I] -> [..., output_dim]` (means, log-variances, logit)."""
+    return make_mlp(
+        config.hidden_sizes,
+        config.output_dim,
+        activation=config.activation,
+        zero_init_output=config.zero_init_output,
+    )
+
+
+def init_member(config: EnsembleConfig, net: Network, key: jax.Array) -> dict[str, Any]:
+    """Params of one member: `{"net": ..., "max_logvar": [D], "min_logvar": [D]}`."""
+    d = config.target_dim
+    return {
+        "net": net.init(key, jnp.zeros((1, config.input_dim))),
+        "max_logvar": jnp.full((d,), config.init_max_logvar, jnp.float32),
+        "min_logvar": jnp.full((d,), config.init_min_logvar, jnp.float32),
+    }
+
+
+def soft_bound_logvar(raw: jax.Array, max_logvar: jax.Array, min_logvar: jax.Array) -> jax.Array:
+    """PETS soft clamp: `max - softplus(max - raw)`, then `min + softplus(. - min)`."""
+    logvar = max_logvar - jax.nn.softplus(max_logvar - raw)
+    return min_logvar + jax.nn.softplus(logvar - min_logvar)
+
+
+def member_apply(
+    config: EnsembleConfig, net: Network, params: dict[str, Any], x_norm: jax.Array
+) -> MemberOutput:
+    """One member on normalised inputs `[..., I]` -> `MemberOutput` (normalised target units)."""
+    out = net.apply(params["net"], x_norm)
+    d = config.target_dim
+    mean = out[..., :d]
+    if config.probabilistic:
+        logvar = soft_bound_logvar(out[..., d : 2 * d], params["max_logvar"], params["min_logvar"])
+    else:
+        logvar = jnp.zeros_like(mean)
+    if config.learn_termination:
+        term = out[..., -1]
+    else:
+        term = jnp.zeros(mean.shape[:-1], mean.dtype)
+    return MemberOutput(mean, logvar, term)
+
+
+def ensemble_apply(
+    config: EnsembleConfig,
+    net: Network,
+    params: dict[str, Any],
+    x_norm: jax.Array,
+    shared_inputs: bool = True,
+) -> MemberOutput:
+    """All members at once through `jax.vmap` over the stacked params (leaves `[E, ...]`).
+
+    x_norm: `[..., I]` given to every member when `shared_inputs`, else `[E, ..., I]` (one batch per
+    member, as in training on bootstraps). Returns `MemberOutput` with a leading `[E]` axis.
+    """
+    in_axes = (0, None) if shared_inputs else (0, 0)
+    return jax.vmap(lambda p, x: member_apply(config, net, p, x), in_axes=in_axes)(params, x_norm)

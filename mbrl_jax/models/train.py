@@ -1,0 +1,270 @@
+"""Training the ensemble: losses, one update for all members, and `fit` with early stopping.
+
+Every member trains on its own bootstrap of the training rows; one optax optimiser runs over the
+stacked params. Adam(W) is elementwise and the total loss is a sum of per-member losses, so this is
+exactly one optimiser per member (do not add global-norm clipping: it would couple the members).
+"""
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from mbrl_jax.core.networks import Network
+from mbrl_jax.models.config import EnsembleConfig
+from mbrl_jax.models.networks import (
+    Normalizer,
+    Transition,
+    compute_normalizer,
+    encode_inputs,
+    encode_targets,
+    ensemble_apply,
+    normalize_inputs,
+    normalize_targets,
+)
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@struct.dataclass
+class EnsembleState:
+    """Data-only state of an ensemble.
+
+    params: `{"net": ..., "max_logvar": [E, D], "min_logvar": [E, D]}`, leaves stacked `[E, ...]`.
+    opt_state: optax state over `params`.
+    normalizer: input/target statistics (see `Normalizer`).
+    elite_idx: [K] int32, members sorted by validation MSE, best first.
+    holdout_mse: [E] best validation MSE per member (normalised units; inf before any fit).
+    step: int32 count of gradient updates.
+    """
+
+    params: Any
+    opt_state: Any
+    normalizer: Normalizer
+    elite_idx: jax.Array
+    holdout_mse: jax.Array
+    step: jax.Array
+
+
+class TrainBatch(NamedTuple):
+    """One minibatch per member, already encoded (original units).
+
+    inputs: [E, B, I]; targets: [E, B, D]; done: [E, B] float in {0, 1}.
+    """
+
+    inputs: jax.Array
+    targets: jax.Array
+    done: jax.Array
+
+
+class FitInfo(NamedTuple):
+    """Loss curves of `fit`; rows after the last epoch are NaN.
+
+    train_loss: [max_epochs, E] mean training loss per epoch and member.
+    holdout_mse: [max_epochs, E] validation MSE (normalised target units) after each epoch.
+    num_epochs: int32 scalar, epochs run before early stopping (or max_epochs).
+    best_holdout_mse: [E] best validation MSE of the kept params.
+    num_train, num_holdout: int32 scalars, rows used for training and validation.
+    """
+
+    train_loss: jax.Array
+    holdout_mse: jax.Array
+    num_epochs: jax.Array
+    best_holdout_mse: jax.Array
+    num_train: jax.Array
+    num_holdout: jax.Array
+
+
+def gaussian_nll(mean: jax.Array, logvar: jax.Array, target: jax.Array) -> jax.Array:
+    """Mean over all elements of `-log N(target; mean, exp(logvar))`; any equal shapes."""
+    return 0.5 * jnp.mean(jnp.square(target - mean) * jnp.exp(-logvar) + logvar + _LOG_2PI)
+
+
+def make_optimizer(config: EnsembleConfig) -> optax.GradientTransformation:
+    """AdamW; weight decay only on network kernels (not biases or log-variance bounds)."""
+
+    def decay_mask(params: Any) -> Any:
+        return jax.tree_util.tree_map_with_path(
+            lambda path, _: any(getattr(k, "key", None) == "kernel" for k in path), params
+        )
+
+    return optax.adamw(config.learning_rate, weight_decay=config.weight_decay, mask=decay_mask)
+
+
+def member_losses(
+    config: EnsembleConfig,
+    net: Network,
+    params: Any,
+    normalizer: Normalizer,
+    batch: TrainBatch,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Per-member training loss `[E]` and metrics (each `[E]`) on per-member batches `[E, B, ...]`.
+
+    Loss: MSE (deterministic) or Gaussian NLL + `logvar_bound_coef * (sum max - sum min)`
+    (probabilistic), in normalised target units; plus the termination BCE if learned.
+    """
+    x = normalize_inputs(normalizer, batch.inputs)
+    y = normalize_targets(normalizer, batch.targets)
+    out = ensemble_apply(config, net, params, x, shared_inputs=False)  # [E, B, D]
+    mse = jnp.mean(jnp.square(out.mean - y), axis=(1, 2))  # [E]
+    if config.probabilistic:
+        nll = jax.vmap(gaussian_nll)(out.mean, out.logvar, y)  # [E]
+        bound = params["max_logvar"].sum(-1) - params["min_logvar"].sum(-1)  # [E]
+        loss = nll + config.logvar_bound_coef * bound
+    else:
+        loss = mse
+    metrics = {"mse": mse}
+    if config.learn_termination:
+        bce = optax.sigmoid_binary_cross_entropy(out.termination_logit, batch.done).mean(-1)
+        loss = loss + config.termination_coef * bce
+        metrics["termination_bce"] = bce
+    metrics["loss"] = loss
+    return loss, metrics
+
+
+def make_update(
+    config: EnsembleConfig, net: Network, optimizer: optax.GradientTransformation
+) -> Callable[[EnsembleState, TrainBatch], tuple[EnsembleState, dict[str, jax.Array]]]:
+    """`update(state, batch [E, B, ...]) -> (state, metrics [E])`: one step for all members."""
+
+    def total_loss(params, normalizer, batch):
+        loss, metrics = member_losses(config, net, params, normalizer, batch)
+        return loss.sum(), metrics  # members are independent: grads of the sum are per member
+
+    def update(state: EnsembleState, batch: TrainBatch):
+        grads, metrics = jax.grad(total_loss, has_aux=True)(state.params, state.normalizer, batch)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return state.replace(params=params, opt_state=opt_state, step=state.step + 1), metrics
+
+    return update
+
+
+def bootstrap_indices(key: jax.Array, ensemble_size: int, size: int, num_valid: Any) -> jax.Array:
+    """Per-member bootstrap `[E, size]`: ints uniform in `[0, num_valid)`, with replacement.
+
+    Each member gets its own draw (its own key). Only the first `num_valid` columns are used.
+    """
+    keys = jax.random.split(key, ensemble_size)
+    return jax.vmap(lambda k: jax.random.randint(k, (size,), 0, jnp.maximum(num_valid, 1)))(keys)
+
+
+def _masked_permutation(key: jax.Array, size: int, num_valid: Any) -> jax.Array:
+    """A permutation of `[0, size)` whose first `num_valid` entries are a random order of
+    `[0, num_valid)` (the rest follow in order)."""
+    u = jax.random.uniform(key, (size,))
+    u = jnp.where(jnp.arange(size) < num_valid, u, 2.0 + jnp.arange(size) / size)
+    return jnp.argsort(u)
+
+
+def make_fit(
+    config: EnsembleConfig,
+    net: Network,
+    update: Callable[[EnsembleState, TrainBatch], tuple[EnsembleState, dict[str, jax.Array]]],
+):
+    """`fit(state, dataset, key, num_valid=None) -> (state, FitInfo)`; see `EnsembleModel.fit`."""
+    e = config.ensemble_size
+
+    def fit(state: EnsembleState, dataset: Transition, key: jax.Array, num_valid: Any = None):
+        capacity = dataset.obs.shape[0]
+        n = jnp.asarray(capacity if num_valid is None else num_valid, jnp.int32)
+        n = jnp.minimum(n, capacity)
+        hold_cap = config.holdout_size(capacity)  # static upper bound of holdout rows
+        n_hold = jnp.minimum(
+            jnp.floor(n * config.holdout_ratio).astype(jnp.int32), config.max_holdout
+        )
+        n_train = n - n_hold
+        train_cap = capacity  # static bound of training rows
+        batch = min(config.batch_size, capacity)  # static minibatch size
+        num_batches = jnp.maximum(n_train // batch, 1)
+
+        split_key, boot_key, loop_key = jax.random.split(key, 3)
+        order = _masked_permutation(split_key, capacity, n)  # valid rows first, shuffled
+        inputs = encode_inputs(config, dataset.obs, dataset.action)  # [N, I]
+        targets = encode_targets(dataset.obs, dataset.reward, dataset.next_obs)  # [N, D]
+        done = dataset.done.astype(inputs.dtype)  # [N]
+
+        # Validation rows: the first n_hold of `order`; with none, validate on training rows.
+        eval_cap = hold_cap if hold_cap > 0 else min(capacity, max(config.max_holdout, 1))
+        eval_count = jnp.where(n_hold > 0, n_hold, jnp.minimum(n_train, eval_cap))
+        eval_rows = order[:eval_cap]  # [H]
+        eval_mask = jnp.arange(eval_cap) < eval_count  # [H]
+
+        train_pos = jnp.arange(train_cap)
+        train_rows = order[jnp.minimum(n_hold + train_pos, capacity - 1)]  # [N]
+        train_mask = train_pos < n_train
+        normalizer = compute_normalizer(inputs[train_rows], targets[train_rows], train_mask)
+        state = state.replace(normalizer=normalizer)
+        if config.bootstrap:
+            boot = bootstrap_indices(boot_key, e, train_cap, n_train)  # [E, N] into train_rows
+        else:
+            boot = jnp.broadcast_to(jnp.arange(train_cap), (e, train_cap))
+
+        x_eval = normalize_inputs(normalizer, inputs[eval_rows])  # [H, I]
+        y_eval = normalize_targets(normalizer, targets[eval_rows])  # [H, D]
+        w_eval = eval_mask.astype(x_eval.dtype) / jnp.maximum(eval_count, 1)
+
+        def holdout_mse(params):
+            out = ensemble_apply(config, net, params, x_eval)  # mean [E, H, D]
+            per_row = jnp.mean(jnp.square(out.mean - y_eval), -1)  # [E, H]
+            return per_row @ w_eval  # [E]
+
+        def epoch(carry):
+            ep, st, best_params, best, since, train_curve, hold_curve, k = carry
+            k, perm_key = jax.random.split(k)
+            perm = jax.vmap(lambda kk: _masked_permutation(kk, train_cap, n_train))(
+                jax.random.split(perm_key, e)
+            )  # [E, N] positions into each member's bootstrap
+            member_rows = train_rows[jnp.take_along_axis(boot, perm, axis=1)]  # [E, N]
+
+            def step(i, inner):
+                st, loss_sum = inner
+                cols = (i * batch + jnp.arange(batch)) % jnp.maximum(n_train, 1)
+                rows = member_rows[:, cols]  # [E, B]
+                tb = TrainBatch(inputs[rows], targets[rows], done[rows])
+                st, metrics = update(st, tb)
+                return st, loss_sum + metrics["loss"]
+
+            st, loss_sum = jax.lax.fori_loop(0, num_batches, step, (st, jnp.zeros(e)))
+            mse = holdout_mse(st.params)  # [E]
+            better = mse < best
+            improved = jnp.any(mse < best * (1.0 - config.improvement_threshold))
+            best_params = jax.tree_util.tree_map(
+                lambda new, old: jnp.where(better.reshape((e,) + (1,) * (new.ndim - 1)), new, old),
+                st.params,
+                best_params,
+            )
+            best = jnp.where(better, mse, best)
+            since = jnp.where(improved, 0, since + 1)
+            train_curve = train_curve.at[ep].set(loss_sum / num_batches)
+            hold_curve = hold_curve.at[ep].set(mse)
+            return ep + 1, st, best_params, best, since, train_curve, hold_curve, k
+
+        def keep_going(carry):
+            ep, since = carry[0], carry[4]
+            return (ep < config.max_epochs) & (since < config.patience)
+
+        nan_curve = jnp.full((config.max_epochs, e), jnp.nan)
+        init = (
+            jnp.int32(0),
+            state,
+            state.params,
+            jnp.full((e,), jnp.inf),
+            jnp.int32(0),
+            nan_curve,
+            nan_curve,
+            loop_key,
+        )
+        ep, state, best_params, best, _, train_curve, hold_curve, _ = jax.lax.while_loop(
+            keep_going, epoch, init
+        )
+        elite_idx = jnp.argsort(best)[: config.num_elites].astype(jnp.int32)
+        state = state.replace(params=best_params, holdout_mse=best, elite_idx=elite_idx)
+        info = FitInfo(train_curve, hold_curve, ep, best, n_train, eval_count)
+        return state, info
+
+    return fit
