@@ -111,8 +111,32 @@ def main():
     ]
     lines += [f"| {r['seeds']} | {r['steps']} | {r['updates_per_s']:,.0f} | "
               f"{r['ratio_vs_baseline']:.1f} | {r['compile_s']:.2f} |" for r in rows]
+    lines += ["", "![throughput](dyna_planning.png)"]
     (RESULTS / "dyna_planning.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {RESULTS / 'dyna_planning.md'}")
+    plot(result, RESULTS / "dyna_planning.png")
+    print(f"wrote {RESULTS / 'dyna_planning.md'} and dyna_planning.png")
+
+
+def plot(result: dict, path: Path) -> None:
+    from mbrl_jax.core.plotting import figure
+
+    fig, (ax,) = figure(width=6.0, height=4.0)
+    rows = result["mbrl_jax"]
+    seeds = [r["seeds"] for r in rows]
+    ax.plot(seeds, [r["updates_per_s"] for r in rows], "o-", label="mbrl-jax (jit + vmap)")
+    for r in rows:
+        ax.annotate(f"{r['ratio_vs_baseline']:.0f}x", (r["seeds"], r["updates_per_s"]),
+                    textcoords="offset points", xytext=(0, 6), ha="center")
+    ax.axhline(result["baseline"]["updates_per_s"], color="gray", ls="--",
+               label="textbook Python/numpy baseline (1 seed)")
+    ax.set(xscale="log", yscale="log", xlabel="vmapped seeds",
+           ylabel="planning updates / s (all seeds)",
+           title=f"Dyna-Q planning throughput, n = {result['planning_steps']}, "
+                 f"{result['machine']['cores']} CPU cores")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ HalfCheetah-like shapes (obs 17, action 6: 23 inputs, 2 x 18 outputs). Cases, al
     models with one Adam each (the faster thread count is the baseline; skipped with a message if
     torch is missing: `pip install torch==2.13.0`, a CPU build);
   * matmul_2048: jnp float32 2048 x 2048 matmuls, the machine's dense rate, measured in the same
-    rounds; our achieved rate counts matmul FLOPs only: 3 x 2 x MACs per sample (forward and the
-    two backward products).
+    rounds; our achieved rate counts matmul FLOPs only (forward, weight-gradient and input-gradient
+    products; no input gradient for the first layer).
 
 The machine is shared, so cases run interleaved: after a warm-up, each round runs every case once
 (with a short pause between cases so spinning worker threads settle); throughput is the median
@@ -30,29 +30,22 @@ import dataclasses
 import json
 import os
 import pathlib
-import platform
 import statistics
+import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mbrl_jax.models import EnsembleConfig, TrainBatch, make_ensemble
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from machine import describe_machine  # noqa: E402
+
+from mbrl_jax.models import EnsembleConfig, TrainBatch, make_ensemble  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 OBS, ACT, E, BATCH = 17, 6, 7, 256
 N_DATA = 20_000
-
-
-def cpu_model() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def timed(fn, repeats: int) -> list[float]:
@@ -65,10 +58,12 @@ def timed(fn, repeats: int) -> list[float]:
 
 
 def matmul_flops_per_sample(hidden: tuple[int, ...]) -> int:
-    """Matmul FLOPs of one training sample through one member: 3 x (2 x MACs)."""
+    """Matmul FLOPs of one training sample through one member: forward and weight-gradient
+    products of every layer, input-gradient products of every layer but the first (2 x MACs each).
+    """
     sizes = (OBS + ACT, *hidden, 2 * (OBS + 1))
-    macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-    return 3 * 2 * macs
+    macs = [a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False)]
+    return 2 * (3 * sum(macs) - macs[0])
 
 
 def synthetic_data(key):
@@ -290,15 +285,7 @@ def main():
     repeats = 2 if args.quick else args.repeats
     data = synthetic_data(jax.random.key(0))
     results = {
-        "machine": {
-            "cpu_model": cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "jax": jax.__version__,
-            "jax_backend": jax.default_backend(),
-            "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        },
+        "machine": {**describe_machine(), "xla_flags": os.environ.get("XLA_FLAGS", "")},
         "setup": {
             "members": E,
             "batch_per_member": BATCH,
@@ -385,7 +372,7 @@ def markdown(res) -> str:
     lines = [
         "# Ensemble training throughput",
         "",
-        f"Machine: {m['cpu_model']}, {m['cpu_count']} cores visible (shared with other work); "
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; "
         f"{m['platform']}; jax {m['jax']} ({m['jax_backend']}); "
         f"XLA_FLAGS={m['xla_flags'] or '(none)'}; "
         f"torch {m.get('torch', 'not installed')}.",

@@ -1,4 +1,5 @@
-"""Shared pieces: the run driver, episode statistics, distributions, errors."""
+"""Shared pieces: the run driver (`loop`), replay buffer (`buffer`), networks (`networks`),
+episode statistics (`episodes`), plots, distributions and named errors."""
 
 from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.core.loop import ChunkedResult, Trainer, make_train_fn, run_chunked, scan_steps

@@ -3,13 +3,15 @@
 import dataclasses
 import math
 
+from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.core.networks import ACTIVATION_NAMES
 
 PROPAGATIONS = ("mean", "random_member", "fixed_member")
 
 
-class ModelConfigError(ValueError):
-    """Raised by `EnsembleConfig.validate` (and `make_ensemble`) for an unusable configuration."""
+class ModelConfigError(ConfigError):
+    """Raised by `EnsembleConfig.validate` (and `make_ensemble`) for an unusable configuration;
+    `.field` names the offending field."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,8 +96,9 @@ class EnsembleConfig:
         """Raise `ModelConfigError` saying what to change; return self when usable."""
 
         def need(cond: bool, msg: str) -> None:
-            if not cond:
-                raise ModelConfigError(f"EnsembleConfig: {msg}")
+            if not cond:  # every message starts with the field's name
+                field, rest = msg.split(" ", 1)
+                raise ModelConfigError(field, rest)
 
         need(self.obs_dim >= 1, f"obs_dim must be >= 1, got {self.obs_dim}")
         need(self.action_dim >= 1, f"action_dim must be >= 1, got {self.action_dim}")
@@ -137,4 +140,5 @@ class EnsembleConfig:
 def check_propagation(propagation: str) -> None:
     """Raise `ModelConfigError` unless `propagation` is one of `PROPAGATIONS`."""
     if propagation not in PROPAGATIONS:
-        raise ModelConfigError(f"propagation must be one of {PROPAGATIONS}, got {propagation!r}")
+        raise ModelConfigError(
+            "propagation", f"must be one of {PROPAGATIONS}, got {propagation!r}")

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mbrl_jax.core import ConfigError
 from mbrl_jax.models import (
     EnsembleConfig,
     ModelConfigError,
@@ -197,6 +198,9 @@ def test_samples_follow_member_variance():
 
 
 def test_config_errors_are_named():
+    with pytest.raises(ConfigError) as info:  # the library-wide named error, with the field
+        make_ensemble(dataclasses.replace(CFG, obs_dim=0))
+    assert info.value.field == "obs_dim" and isinstance(info.value, ModelConfigError)
     with pytest.raises(ModelConfigError, match="num_elites"):
         make_ensemble(dataclasses.replace(CFG, num_elites=9))
     with pytest.raises(ModelConfigError, match="activation"):
