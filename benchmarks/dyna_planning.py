@@ -133,6 +133,7 @@ def plot(result: dict, path: Path) -> None:
            ylabel="planning updates / s (all seeds)",
            title=f"Dyna-Q planning throughput, n = {result['planning_steps']}, "
                  f"{result['machine']['cores']} CPU cores")
+    ax.set_ylim(result["baseline"]["updates_per_s"] / 2, max(r["updates_per_s"] for r in rows) * 3)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
