@@ -39,10 +39,6 @@ def _data(n=64, seed=0):
     return obs, action
 
 
-def _leaves_equal(a, b):
-    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
-    return len(la) == len(lb) and all(np.array_equal(x, y) for x, y in zip(la, lb, strict=True))
-
 
 @pytest.mark.parametrize("probabilistic", [True, False])
 def test_zero_init_heads_predict_next_equals_state(probabilistic):

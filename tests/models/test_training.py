@@ -11,7 +11,6 @@ import pytest
 
 from mbrl_jax.models import (
     EnsembleConfig,
-    TrainBatch,
     Transition,
     bootstrap_indices,
     gaussian_nll,
@@ -228,4 +227,3 @@ def test_learned_termination_head():
     pred = model.predict(state, test.obs, test.action)
     accuracy = float(jnp.mean(pred.terminated == (test.next_obs[:, 0] > 0.5)))
     assert accuracy > 0.9, accuracy
-    assert isinstance(TrainBatch(1, 2, 3), tuple)
