@@ -324,6 +324,67 @@ def plot(results, scatters):
     plt.close(fig)
 
 
+def size_sweep(cfg: EnsembleConfig, seeds, train_envs_list, n_test_envs, steps) -> dict:
+    """CartPole only: how the disagreement-error correlation and the ensemble's 1-step advantage
+    change with the amount of training data (train_envs x steps transitions)."""
+    env, params = make("CartPole-v1")
+    cfg = dataclasses.replace(cfg, obs_dim=env.observation_space(params).shape[0],
+                              action_dim=env.action_space(params).n, discrete_actions=True)
+    ens = make_ensemble(cfg)
+    fit, predict = jax.jit(ens.fit), jax.jit(ens.predict)
+    out = {}
+    for n_envs in train_envs_list:
+        rows = []
+        for seed in seeds:
+            train_key, test_key, model_key, fit_key, _ = jax.random.split(jax.random.key(seed), 5)
+            train = to_transitions(collect("CartPole-v1", train_key, n_envs, steps))
+            test = to_transitions(collect("CartPole-v1", test_key, n_test_envs, steps))
+            state, _ = fit(ens.init(model_key), train, fit_key)
+            pred = predict(state, test.obs, test.action)
+            var_d = np.asarray(jnp.square(state.normalizer.target_std[:-1]))
+            err_std = np.mean((np.asarray(pred.next_obs) - np.asarray(test.next_obs)) ** 2 / var_d,
+                              -1)
+            err_raw = sq_err(pred.next_obs, test.next_obs)
+            member = sq_err(pred.member_next_obs, test.next_obs[None]).mean(-1)
+            d = np.asarray(pred.disagreement)
+            rows.append({
+                "spearman_standardized": correlations(d, err_std)["spearman"],
+                "spearman_raw": correlations(d, err_raw)["spearman"],
+                "ensemble_over_best_member_mse": float(err_raw.mean() / member.min()),
+            })
+        n = n_envs * steps
+        out[n] = {k: {"mean": float(np.mean([r[k] for r in rows])),
+                      "std": float(np.std([r[k] for r in rows])),
+                      "per_seed": [r[k] for r in rows]} for k in rows[0]}
+        print(f"CartPole, {n} training transitions: Spearman standardised "
+              f"{out[n]['spearman_standardized']['mean']:.2f} +/- "
+              f"{out[n]['spearman_standardized']['std']:.2f}, raw "
+              f"{out[n]['spearman_raw']['mean']:.2f}; ensemble / best member 1-step MSE "
+              f"{out[n]['ensemble_over_best_member_mse']['mean']:.2f}", flush=True)
+    return out
+
+
+def plot_size_sweep(sweep: dict) -> None:
+    from mbrl_jax.core.plotting import figure
+
+    sizes = sorted(sweep)
+    fig, (ax,) = figure(width=6.0, height=4.0)
+    for key, label in [("spearman_standardized", "disagreement vs standardised error"),
+                       ("spearman_raw", "disagreement vs raw-unit error")]:
+        values = np.array([sweep[n][key]["per_seed"] for n in sizes])  # [sizes, seeds]
+        line, = ax.plot(sizes, values.mean(1), "o-", label=label)
+        ax.plot(np.repeat(sizes, values.shape[1]), values.reshape(-1), ".",
+                color=line.get_color(), alpha=0.5)
+    ax.axhline(0.5, color="gray", ls=":", lw=1)
+    ax.set(xscale="log", xlabel="training transitions (random policy)",
+           ylabel="Spearman correlation (held-out)",
+           title="CartPole: does disagreement rank the error? (dots: seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS / "model_error_size_sweep.png", dpi=120)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -333,6 +394,10 @@ def main():
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--max-epochs", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--size-sweep", type=int, nargs="*", default=None, metavar="TRAIN_ENVS",
+                        help="instead of the study: CartPole correlation vs training-set size, "
+                             "with these numbers of data-collection envs, each running --steps "
+                             "random steps (e.g. 5 10 20 40)")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.hidden, args.train_envs, args.max_epochs = 1, [32, 32], 10, 5
@@ -351,6 +416,14 @@ def main():
     )
     RESULTS.mkdir(exist_ok=True)
     t0 = time.perf_counter()
+    if args.size_sweep:
+        sweep = size_sweep(cfg, range(args.seeds), args.size_sweep, args.test_envs, args.steps)
+        (RESULTS / "model_error_size_sweep.json").write_text(json.dumps(
+            {"seeds": args.seeds, "steps_per_env": args.steps, "results": sweep,
+             "seconds": time.perf_counter() - t0}, indent=1))
+        plot_size_sweep(sweep)
+        print(f"wrote {RESULTS / 'model_error_size_sweep.json'} and .png")
+        return
     results = {
         "config": {**dataclasses.asdict(cfg), "obs_dim": None, "action_dim": None},
         "data": {
