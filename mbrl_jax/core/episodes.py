@@ -27,11 +27,6 @@ def episode_lengths(done) -> list[np.ndarray]:
     return [np.diff(np.concatenate([[-1], np.flatnonzero(d)])) for d in _per_seed(done)]
 
 
-def episode_end_steps(done) -> list[np.ndarray]:
-    """Per seed, the global step index (0-based) at which each completed episode ended."""
-    return [np.flatnonzero(d) for d in _per_seed(done)]
-
-
 def pad_episodes(per_seed: list[np.ndarray], num_episodes: int | None = None) -> np.ndarray:
     """Stack ragged per-seed episode values into [num_seeds, num_episodes], NaN-padded."""
     if num_episodes is None:
@@ -58,13 +53,6 @@ def moving_average(x, window: int) -> np.ndarray:
     count = ccount[..., t] - ccount[..., lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
-def windowed_mean(x, window: int) -> np.ndarray:
-    """Mean over consecutive non-overlapping windows of the last axis: [..., T] -> [..., T//w]."""
-    x = np.asarray(x, dtype=np.float64)
-    usable = (x.shape[-1] // window) * window
-    return x[..., :usable].reshape(*x.shape[:-1], -1, window).mean(-1)
 
 
 def mean_and_ci(x, axis: int = 0, z: float = 1.96):
