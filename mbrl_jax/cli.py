@@ -105,7 +105,7 @@ def _train(args) -> Path:
     env_kwargs = dict(args.env_kw)
     try:
         env, env_params = envs.make(args.env, **env_kwargs)
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise CLIError(f"--env-kw {env_kwargs} not accepted by {args.env}: {err}") from None
     config = DynaConfig(
         variant=args.algorithm, total_steps=args.steps, planning_steps=args.planning,

@@ -16,6 +16,7 @@ def test_train_writes_outputs_and_summary(tmp_path, capsys):
     assert config["env_kwargs"] == {"is_slippery": False}
     assert config["config"]["planning_steps"] == 5 and config["seeds"] == 3
     lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert "NaN" not in "".join(lines)  # strict JSON: a chunk without episodes writes null
     assert [json.loads(x)["step"] for x in lines] == [150, 300, 400]
     metrics = np.load(out / "metrics.npz")
     assert metrics["reward"].shape == (3, 400) and metrics["done"].shape == (3, 400)
@@ -33,6 +34,10 @@ def test_train_writes_outputs_and_summary(tmp_path, capsys):
     (["train", "dyna-q", "--env", "Nope-v0"], "known ids"),
     (["train", "dyna-q", "--env", "CartPole-v1"], "cannot index a table"),
     (["train", "dyna-q", "--env-kw", "bogus=1"], "bogus"),
+    (["train", "dyna-q", "--env", "BlockingMaze", "--env-kw", "change_step=-5"], "change_step"),
+    (["train", "dyna-q", "--env", "DynaMaze", "--env-kw", "change_step=5"], "change_step"),
+    (["train", "dyna-q", "--env-kw", "map_name=9x9"], "map_name"),
+    (["train", "dyna-q+", "--kappa", "nan"], "kappa"),
     (["train", "dyna-q", "--seeds", "0"], "must be positive"),
     (["train", "dyna-q", "--env-kw", "novalue"], "KEY=VALUE"),
     (["train", "sarsa"], "invalid choice"),

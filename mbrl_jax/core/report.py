@@ -16,14 +16,14 @@ def chunk_record(step: int, metrics: dict[str, np.ndarray], elapsed_s: float) ->
     mean, half = episodes.mean_and_ci(per_seed_rate)
     returns = episodes.episode_returns(reward, done)
     ended = np.array([len(r) for r in returns])
-    finished = np.concatenate(returns) if ended.sum() else np.array([np.nan])
+    finished = np.concatenate(returns) if ended.sum() else None
     return {
         "step": int(step),
         "reward_per_step": float(mean),
         "reward_per_step_ci95": float(half),
         "episodes_per_seed": float(ended.mean()),
         # episodes split across chunks are cut at the chunk start: indicative, the curves are exact
-        "mean_return_of_episodes_ended": float(np.nanmean(finished)),
+        "mean_return_of_episodes_ended": None if finished is None else float(finished.mean()),
         "elapsed_s": round(float(elapsed_s), 3),
     }
 

@@ -38,8 +38,8 @@ class DynaHParams:
 
 def _check_range(field, value, low, high, low_open=False):
     value = np.asarray(value)
-    if not np.all(np.isfinite(value)) and high != np.inf:
-        raise ConfigError(field, f"must be finite, got {value}")
+    if not np.all(np.isfinite(value)):
+        raise ConfigError(field, f"must be a finite number, got {value}")
     bad = (value <= low) if low_open else (value < low)
     bad = bad | (value > high)
     if np.any(bad):

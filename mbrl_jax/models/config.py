@@ -44,8 +44,10 @@ class EnsembleConfig:
         validates on the training rows.
       bootstrap: each member trains on its own bootstrap resample of the training rows (PETS,
         MBPO); False trains every member on all rows (members then differ only by init and order).
-      patience: stop after this many epochs in which no member improves its best validation MSE by
-        more than `improvement_threshold` (relative).
+      patience: stop after this many epochs in which no member improves its validation MSE by more
+        than `improvement_threshold` (relative) over its reference, MBPO's rule: the reference is
+        the MSE at the member's last such improvement, so slow gains accumulate until they count.
+        The params kept are each member's best, whatever the threshold.
       termination_coef: weight of the termination BCE loss.
     """
 
@@ -130,6 +132,10 @@ class EnsembleConfig:
         )
         need(self.max_holdout >= 0, f"max_holdout must be >= 0, got {self.max_holdout}")
         need(self.patience >= 1, f"patience must be >= 1, got {self.patience}")
+        need(self.logvar_bound_coef >= 0,
+             f"logvar_bound_coef must be >= 0, got {self.logvar_bound_coef}")
+        need(self.termination_coef >= 0,
+             f"termination_coef must be >= 0, got {self.termination_coef}")
         need(
             self.improvement_threshold >= 0,
             f"improvement_threshold must be >= 0, got {self.improvement_threshold}",

@@ -161,6 +161,20 @@ def _masked_permutation(key: jax.Array, size: int, num_valid: Any) -> jax.Array:
     return jnp.argsort(u)
 
 
+def track_improvement(mse, best, ref, since, threshold: float):
+    """One epoch of early-stopping bookkeeping (MBPO's rule), per member `[E]`.
+
+    A member's reference `ref` moves only when its validation MSE beats it by more than
+    `threshold` (relative), so slow gains accumulate until they count; `since` (scalar) counts
+    epochs in which no member did so. `best` tracks the true minimum, whose params are kept.
+    Returns (better [E] bool: new best this epoch, best, ref, since).
+    """
+    better = mse < best
+    improved = mse < ref * (1.0 - threshold)
+    return (better, jnp.where(better, mse, best), jnp.where(improved, mse, ref),
+            jnp.where(jnp.any(improved), 0, since + 1))
+
+
 def make_fit(
     config: EnsembleConfig,
     net: Network,
@@ -214,7 +228,7 @@ def make_fit(
             return per_row @ w_eval  # [E]
 
         def epoch(carry):
-            ep, st, best_params, best, since, train_curve, hold_curve, k = carry
+            ep, st, best_params, best, ref, since, train_curve, hold_curve, k = carry
             k, perm_key = jax.random.split(k)
             perm = jax.vmap(lambda kk: _masked_permutation(kk, train_cap, n_train))(
                 jax.random.split(perm_key, e)
@@ -231,21 +245,19 @@ def make_fit(
 
             st, loss_sum = jax.lax.fori_loop(0, num_batches, step, (st, jnp.zeros(e)))
             mse = holdout_mse(st.params)  # [E]
-            better = mse < best
-            improved = jnp.any(mse < best * (1.0 - config.improvement_threshold))
+            better, best, ref, since = track_improvement(
+                mse, best, ref, since, config.improvement_threshold)
             best_params = jax.tree_util.tree_map(
                 lambda new, old: jnp.where(better.reshape((e,) + (1,) * (new.ndim - 1)), new, old),
                 st.params,
                 best_params,
             )
-            best = jnp.where(better, mse, best)
-            since = jnp.where(improved, 0, since + 1)
             train_curve = train_curve.at[ep].set(loss_sum / num_batches)
             hold_curve = hold_curve.at[ep].set(mse)
-            return ep + 1, st, best_params, best, since, train_curve, hold_curve, k
+            return ep + 1, st, best_params, best, ref, since, train_curve, hold_curve, k
 
         def keep_going(carry):
-            ep, since = carry[0], carry[4]
+            ep, since = carry[0], carry[5]
             return (ep < config.max_epochs) & (since < config.patience)
 
         nan_curve = jnp.full((config.max_epochs, e), jnp.nan)
@@ -253,13 +265,14 @@ def make_fit(
             jnp.int32(0),
             state,
             state.params,
-            jnp.full((e,), jnp.inf),
+            jnp.full((e,), jnp.inf),  # best holdout MSE per member
+            jnp.full((e,), jnp.inf),  # reference for the improvement threshold
             jnp.int32(0),
             nan_curve,
             nan_curve,
             loop_key,
         )
-        ep, state, best_params, best, _, train_curve, hold_curve, _ = jax.lax.while_loop(
+        ep, state, best_params, best, _, _, train_curve, hold_curve, _ = jax.lax.while_loop(
             keep_going, epoch, init
         )
         elite_idx = jnp.argsort(best)[: config.num_elites].astype(jnp.int32)

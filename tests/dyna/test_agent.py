@@ -59,6 +59,48 @@ def test_hand_fed_sequence_matches_numpy_reference():
     assert np.count_nonzero(expected) >= 5  # the sequence reaches most of the table
 
 
+@pytest.mark.parametrize("variant, draw", [
+    ("dyna-q", "state_then_action"), ("dyna-q", "observed_pair"), ("dyna-q+", "observed_pair")])
+def test_update_end_to_end_matches_numpy_reference(variant, draw):
+    """`dyna.update` as a whole (direct update, model update, planning from the *updated* model
+    with this step's key) against the numpy reference replaying the same planning pairs."""
+    config = dyna.DynaConfig(variant=variant, planning_draw=draw, planning_steps=4, alpha=ALPHA,
+                             gamma=GAMMA, kappa=0.0)
+    hp = config.hparams()
+    transitions = [(0, 1, 0.0, 1, False), (1, 1, 0.0, 2, False), (2, 1, 1.0, 3, True),
+                   (0, 0, 0.0, 0, False), (1, 0, -0.5, 0, False), (2, 0, 0.5, 1, False)]
+    state = dyna.init_state(4, 2)
+    draws = []
+    for i, (s, a, r, s2, term) in enumerate(transitions):
+        key = jax.random.key(i)
+        state = dyna.update(state, s, a, jnp.float32(r), s2, jnp.bool_(term), key, hp, config)
+        uniforms = jax.random.uniform(key, (4, dyna.agent.uniforms_per_draw(4, 2)))
+        ps, pa = dyna.draw_pairs(state.model, uniforms, config)
+        draws.append(list(zip(np.asarray(ps).tolist(), np.asarray(pa).tolist(), strict=True)))
+    if variant == "dyna-q+":  # untried pairs are planned as self-loops with reward 0 (kappa = 0)
+        expected = numpy_dyna_reference_with_untried(4, 2, transitions, draws)
+    else:
+        expected = numpy_dyna_reference(4, 2, transitions, draws)
+    np.testing.assert_allclose(np.asarray(state.q), expected, rtol=1e-6, atol=1e-7)
+    assert int(state.step) == len(transitions)
+
+
+def numpy_dyna_reference_with_untried(num_states, num_actions, transitions, planning_draws):
+    """The reference with the book's footnote: an untried pair of a visited state stays put with
+    reward 0."""
+    q = np.zeros((num_states, num_actions))
+    model = {}
+    for (s, a, r, s2, term), draws in zip(transitions, planning_draws, strict=True):
+        q[s, a] += ALPHA * (r + (0 if term else GAMMA * q[s2].max()) - q[s, a])
+        model[(s, a)] = (r, s2, term)
+        visited = {ps for ps, _ in model}
+        for ps, pa in draws:
+            assert ps in visited
+            pr, ps2, pterm = model.get((ps, pa), (0.0, ps, False))
+            q[ps, pa] += ALPHA * (pr + (0 if pterm else GAMMA * q[ps2].max()) - q[ps, pa])
+    return q
+
+
 def test_model_records_last_outcome_and_lists():
     from mbrl_jax.dyna.agent import init_model
     m = init_model(3, 2)

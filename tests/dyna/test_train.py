@@ -39,17 +39,20 @@ def test_vmap_equals_single_runs():
 
 
 def test_second_call_does_not_retrace():
+    # New keys and new hyperparameter values reuse the compiled program: hyperparameters are
+    # traced arrays, not Python constants baked into the trace.
     train = make_train(SMALL, *MAZE)
     traces = 0
 
-    def counted(key):
+    def counted(key, hparams):
         nonlocal traces
         traces += 1
-        return train(key)
+        return train(key, hparams)
 
     fn = jax.jit(counted)
-    fn(jax.random.key(0))
-    fn(jax.random.key(1))
+    fn(jax.random.key(0), SMALL.hparams())
+    other = DynaConfig(planning_steps=5, total_steps=300, alpha=0.5, epsilon=0.3, gamma=0.9)
+    fn(jax.random.key(1), other.hparams())
     assert traces == 1
 
 
@@ -89,6 +92,9 @@ def test_hyperparameters_sweep_with_vmap():
     ({"alpha": 0.0}, "alpha"),
     ({"gamma": 1.2}, "gamma"),
     ({"kappa": -1.0}, "kappa"),
+    ({"kappa": float("nan")}, "kappa"),
+    ({"kappa": float("inf")}, "kappa"),
+    ({"alpha": float("nan")}, "alpha"),
     ({"total_steps": 0}, "total_steps"),
     ({"variant": "dyna-z"}, "variant"),
     ({"planning_draw": "random"}, "planning_draw"),
@@ -151,6 +157,30 @@ def test_truncation_bootstraps_from_the_final_observation():
     assert int(state.model.next_state[1, 0]) == 1
     assert np.asarray(metrics["done"]).sum() == 2000
     assert not np.asarray(metrics["terminated"]).any()
+
+
+class _TerminalLoop(_TwoState):
+    """0 -> 1 (reward 0); 1 -> 0 with reward 1 and termination. The true next state after the
+    termination (0) is a state the agent acts from, with a positive value."""
+
+    def step_env(self, key, state, action, params):
+        at_one = state.pos == 1
+        nxt = _State(time=state.time + 1, pos=jnp.where(at_one, 0, 1).astype(jnp.int32))
+        return nxt.pos, nxt, at_one.astype(jnp.float32), at_one, {}
+
+    @property
+    def default_params(self):
+        return environment.EnvParams(max_steps_in_episode=1000)
+
+
+def test_termination_stops_bootstrapping():
+    env = _TerminalLoop()
+    config = DynaConfig(planning_steps=0, total_steps=4000, alpha=0.1, gamma=0.5, epsilon=0.0)
+    state, metrics = jax.jit(make_train(config, env, env.default_params))(jax.random.key(0))
+    # Q(1) = 1 (no bootstrap at termination), Q(0) = 0.5 * Q(1) = 0.5. Bootstrapping through the
+    # termination would give Q(1) = 1 + 0.5 Q(0), i.e. 4/3 and 2/3.
+    np.testing.assert_allclose(np.asarray(state.q[:, 0]), [0.5, 1.0], atol=1e-3)
+    assert np.asarray(metrics["terminated"]).sum() == 2000
 
 
 def test_dyna_q_learns_the_dyna_maze():
