@@ -74,12 +74,18 @@ def synthetic_data(key):
     return inputs, targets
 
 
-def bench_matmul(repeats: int) -> dict:
+def _warm_matmul():
+    """A compiled, warmed-up float32 2048 x 2048 jnp matmul and its operands: (n, mm, a, b)."""
     n = 2048
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
     b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
     mm = jax.jit(jnp.matmul)
     mm(a, b).block_until_ready()
+    return n, mm, a, b
+
+
+def bench_matmul(repeats: int) -> dict:
+    n, mm, a, b = _warm_matmul()
     t = statistics.median(timed(lambda: mm(a, b).block_until_ready(), repeats))
     # also the shape class the MLP uses: a batched [7, 256, 200] x [7, 200, 200] product
     x = jax.random.normal(jax.random.key(2), (E, BATCH, 200))
@@ -236,11 +242,7 @@ def torch_matmul_gflops(repeats):
 
 def prepare_matmul(reps: int) -> Prepared:
     """Dense float32 2048 x 2048 jnp matmuls; 'samples' are FLOPs here."""
-    n = 2048
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
-    mm = jax.jit(jnp.matmul)
-    mm(a, b).block_until_ready()
+    n, mm, a, b = _warm_matmul()
 
     def block():
         for _ in range(reps):
