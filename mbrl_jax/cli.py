@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 
 from mbrl_jax import envs
+from mbrl_jax.algorithms import registry
 from mbrl_jax.core.errors import ConfigError
-
-ALGORITHMS = ("dyna-q", "dyna-q+")
 
 
 class CLIError(Exception):
@@ -45,6 +44,29 @@ def _env_kw(text: str) -> tuple[str, object]:
     return key, value
 
 
+def _add_run_options(parser: argparse.ArgumentParser, spec) -> None:
+    """Options every algorithm shares."""
+    parser.add_argument("--env", default=spec.default_env,
+                        help="environment id (see `mbrl-jax envs`)")
+    parser.add_argument("--env-kw", type=_env_kw, action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="environment constructor argument, repeatable "
+                             "(e.g. is_slippery=false, change_step=1000)")
+    parser.add_argument("--seeds", type=_positive_int, default=32,
+                        help="independent seeds, vmapped in one program")
+    parser.add_argument("--steps", type=_positive_int, default=spec.default_steps,
+                        help="real environment steps per seed")
+    parser.add_argument("--seed", type=int, default=0, help="master PRNG seed")
+    parser.add_argument("--chunk-steps", type=_positive_int, default=None,
+                        help="env steps per compiled chunk between progress updates "
+                             "(default: steps/50, at least 100)")
+    parser.add_argument("--smooth", type=_positive_int, default=10,
+                        help="moving-average window (episodes) for the learning curve")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: runs/<algorithm>-<env>-<time>)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mbrl-jax", description="Model-based RL in JAX: train agents on gymnax envs.")
@@ -56,40 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train an agent for many seeds at once and write curves and metrics",
         description="Train one algorithm for --seeds seeds in one vmapped, compiled program, run "
                     "in chunks with a progress bar. Writes config.json, metrics.jsonl and "
-                    "learning_curve.png to --out and prints a summary table.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    train.add_argument("algorithm", choices=ALGORITHMS, help="algorithm to train")
-    train.add_argument("--env", default="FrozenLake-misc",
-                       help="environment id (see `mbrl-jax envs`)")
-    train.add_argument("--env-kw", type=_env_kw, action="append", default=[], metavar="KEY=VALUE",
-                       help="environment constructor argument, repeatable "
-                            "(e.g. is_slippery=false, change_step=1000)")
-    train.add_argument("--seeds", type=_positive_int, default=32,
-                       help="independent seeds, vmapped in one program")
-    train.add_argument("--steps", type=_positive_int, default=20_000,
-                       help="real environment steps per seed")
-    train.add_argument("--seed", type=int, default=0, help="master PRNG seed")
-    train.add_argument("--planning", type=int, default=50,
-                       help="planning updates per real step (n)")
-    train.add_argument("--alpha", type=float, default=0.1, help="step size")
-    train.add_argument("--gamma", type=float, default=0.95, help="discount")
-    train.add_argument("--epsilon", type=float, default=0.1, help="exploration rate")
-    train.add_argument("--kappa", type=float, default=1e-3, help="Dyna-Q+ bonus scale")
-    train.add_argument("--draw", choices=("state_then_action", "observed_pair"),
-                       default="state_then_action",
-                       help="planning draw: the book's (visited state, then an action taken in "
-                            "it) or uniform over observed pairs")
-    train.add_argument("--observed-only", action="store_true",
-                       help="Dyna-Q+: plan only on observed pairs (default: the book's footnote, "
-                            "untried actions of visited states are planned as self-loops)")
-    train.add_argument("--chunk-steps", type=_positive_int, default=None,
-                       help="steps per compiled chunk between progress updates "
-                            "(default: steps/50, at least 100)")
-    train.add_argument("--smooth", type=_positive_int, default=10,
-                       help="moving-average window (episodes) for the learning curve")
-    train.add_argument("--out", type=Path, default=None,
-                       help="output folder (default: runs/<algorithm>-<env>-<time>)")
-    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+                    "learning_curve.png to --out and prints a summary table. "
+                    "`mbrl-jax train ALGORITHM --help` lists an algorithm's options.")
+    specs = registry()
+    algos = train.add_subparsers(dest="algorithm", required=True, metavar="ALGORITHM",
+                                 title="algorithms")
+    for spec in specs.values():
+        algo = algos.add_parser(spec.name, help=spec.help, description=spec.help,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        _add_run_options(algo, spec)
+        spec.add_arguments(algo)
     return parser
 
 
@@ -100,18 +98,14 @@ def _train(args) -> Path:
 
     from mbrl_jax.core import report
     from mbrl_jax.core.loop import run_chunked
-    from mbrl_jax.dyna import DynaConfig, make_trainer
 
+    spec = registry()[args.algorithm]
     env_kwargs = dict(args.env_kw)
     try:
         env, env_params = envs.make(args.env, **env_kwargs)
     except (TypeError, ValueError) as err:
         raise CLIError(f"--env-kw {env_kwargs} not accepted by {args.env}: {err}") from None
-    config = DynaConfig(
-        variant=args.algorithm, total_steps=args.steps, planning_steps=args.planning,
-        alpha=args.alpha, gamma=args.gamma, epsilon=args.epsilon, kappa=args.kappa,
-        planning_draw=args.draw, untried_actions=not args.observed_only)
-    trainer = make_trainer(config, env, env_params)  # validates before anything is traced
+    trainer, config = spec.build(args, env, env_params)  # validates before anything is traced
 
     out = args.out or Path("runs") / f"{args.algorithm}-{args.env}-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
@@ -121,13 +115,15 @@ def _train(args) -> Path:
         "jax": jax.__version__, "backend": jax.default_backend(),
     }, indent=2) + "\n")
 
-    chunk = args.chunk_steps or max(100, args.steps // 50)
+    total = trainer.num_env_steps
+    chunk = args.chunk_steps or max(100, total // 50)
     keys = jax.random.split(jax.random.key(args.seed), args.seeds)
     records, start = [], time.perf_counter()
-    bar = tqdm(total=args.steps, unit="step", disable=args.no_progress,
+    bar = tqdm(total=total, unit="step", disable=args.no_progress,
                desc=f"{args.algorithm} x{args.seeds} seeds")
 
     def on_chunk(done, metrics):
+        metrics = report.per_stream(metrics)
         records.append(report.chunk_record(done, metrics, time.perf_counter() - start))
         bar.update(done - bar.n)
         bar.set_postfix(reward_per_step=f"{records[-1]['reward_per_step']:.3g}")
@@ -135,13 +131,14 @@ def _train(args) -> Path:
     result = run_chunked(trainer, keys, chunk_steps=chunk, on_chunk=on_chunk)
     bar.close()
     report.write_jsonl(out / "metrics.jsonl", records)
-    reward, done = result.metrics["reward"], result.metrics["done"]
     np.savez_compressed(out / "metrics.npz", **result.metrics)
+    streams = report.per_stream(result.metrics)
+    reward, done = streams["reward"], streams["done"]
     png = report.save_learning_curve(
-        out / "learning_curve.png", f"{args.algorithm}, n={args.planning}", reward, done,
+        out / "learning_curve.png", spec.label(args), reward, done,
         args.smooth, title=f"{args.algorithm} on {args.env}")
-    steps_per_s = args.seeds * args.steps / max(result.run_seconds, 1e-9)
-    print(report.format_table(report.summary_rows(reward, done), args.seeds))
+    steps_per_s = reward.shape[0] * total / max(result.run_seconds, 1e-9)
+    print(report.format_table(report.summary_rows(reward, done), reward.shape[0]))
     print(f"compile {result.compile_seconds:.2f} s, run {result.run_seconds:.2f} s "
           f"({steps_per_s:,.0f} env steps/s over all seeds)")
     print(f"outputs: {out}/ (config.json, metrics.jsonl, metrics.npz)")

@@ -41,6 +41,8 @@ def test_train_writes_outputs_and_summary(tmp_path, capsys):
     (["train", "dyna-q", "--seeds", "0"], "must be positive"),
     (["train", "dyna-q", "--env-kw", "novalue"], "KEY=VALUE"),
     (["train", "sarsa"], "invalid choice"),
+    (["train", "dyna-q", "--kappa", "1e-3"], "unrecognized arguments: --kappa"),
+    (["train", "dyna-q", "--observed-only"], "unrecognized arguments: --observed-only"),
 ])
 def test_bad_options_exit_cleanly(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as info:
@@ -52,7 +54,7 @@ def test_bad_options_exit_cleanly(argv, message, capsys, tmp_path):
 
 def test_help_documents_every_option(capsys):
     with pytest.raises(SystemExit) as info:
-        main(["train", "--help"])
+        main(["train", "dyna-q+", "--help"])
     assert info.value.code == 0
     text = capsys.readouterr().out
     for option in ("--env", "--env-kw", "--seeds", "--steps", "--planning", "--alpha", "--gamma",

@@ -4,6 +4,14 @@
 An algorithm provides a `Trainer`; `make_train_fn` turns it into `train(key, hparams=None)`, and
 `run_chunked` runs many seeds of it (`jit(vmap(...))`) chunk by chunk. Both consume the same
 per-step randomness from the carry, so they give identical results.
+
+Iterations. One `step` is one *iteration* of the algorithm, made of `env_steps_per_iteration` (F)
+env steps and whatever periodic work is due once per iteration (a model refit, a batch of
+gradient updates). Periodic work therefore runs exactly when due: under `vmap`, a `lax.cond` on a
+step counter becomes a `select` that would run both branches every step. Metrics stay per env step:
+with F > 1 every metric leaf a `step` returns has a leading `[F]` axis and the driver flattens
+iterations x F into env steps (a per-iteration quantity such as a loss is broadcast over its F
+env steps by the algorithm); with F = 1 leaves carry no such axis.
 """
 
 import time
@@ -23,22 +31,37 @@ class Trainer(NamedTuple):
     """A training run as pure functions.
 
     init: (key, hparams) -> carry.
-    step: (carry, hparams) -> (carry, metrics), one iteration (for Dyna: one env step).
+    step: (carry, hparams) -> (carry, metrics), one iteration (for Dyna: one env step). Metric
+      leaves are `[F, ...]` per env step of the iteration when F = env_steps_per_iteration > 1.
     result: carry -> the final state handed back to users.
-    num_steps: iterations in a whole run.
+    num_iterations: iterations in a whole run.
     default_hparams: the sweepable-hyperparameter pytree used when none is given.
+    env_steps_per_iteration: F, env steps (per seed, per parallel env) taken by one `step`.
     """
 
     init: Callable[[jax.Array, HParams], Carry]
     step: Callable[[Carry, HParams], tuple[Carry, Metrics]]
     result: Callable[[Carry], Any]
-    num_steps: int
+    num_iterations: int
     default_hparams: HParams
+    env_steps_per_iteration: int = 1
+
+    @property
+    def num_env_steps(self) -> int:
+        """Env steps of a whole run: `num_iterations * env_steps_per_iteration`."""
+        return self.num_iterations * self.env_steps_per_iteration
 
 
 def scan_steps(trainer: Trainer, carry: Carry, hparams: HParams, length: int):
-    """Run `length` iterations of `trainer.step` as one `lax.scan`; metrics stacked on axis 0."""
-    return jax.lax.scan(lambda c, _: trainer.step(c, hparams), carry, None, length=length)
+    """Run `length` iterations of `trainer.step` as one `lax.scan`.
+
+    Returns `(carry, metrics)` with metric leaves `[length * F, ...]`, one row per env step.
+    """
+    carry, metrics = jax.lax.scan(lambda c, _: trainer.step(c, hparams), carry, None,
+                                  length=length)
+    if trainer.env_steps_per_iteration > 1:
+        metrics = jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), metrics)
+    return carry, metrics
 
 
 def make_train_fn(trainer: Trainer) -> Callable[..., tuple[Any, Metrics]]:
@@ -50,7 +73,7 @@ def make_train_fn(trainer: Trainer) -> Callable[..., tuple[Any, Metrics]]:
     def train(key: jax.Array, hparams: HParams = None):
         hparams = trainer.default_hparams if hparams is None else hparams
         carry = trainer.init(key, hparams)
-        carry, metrics = scan_steps(trainer, carry, hparams, trainer.num_steps)
+        carry, metrics = scan_steps(trainer, carry, hparams, trainer.num_iterations)
         return trainer.result(carry), metrics
 
     return train
@@ -72,7 +95,7 @@ def _hparam_axes(hparams: HParams, num_seeds: int):
 
 class ChunkedResult(NamedTuple):
     state: Any             # final state, leading axis = seeds
-    metrics: dict[str, np.ndarray]  # each [num_seeds, num_steps, ...]
+    metrics: dict[str, np.ndarray]  # each [num_seeds, num_env_steps, ...]
     compile_seconds: float  # first chunk's compile (and, if needed, the last chunk's)
     run_seconds: float      # wall time of the compiled chunks
 
@@ -91,15 +114,18 @@ def run_chunked(
       keys: [num_seeds] PRNG keys.
       hparams: None (defaults), one shared pytree of scalars, or a pytree whose leaves are
         [num_seeds] (a sweep, one value per seed).
-      chunk_steps: iterations per compiled chunk (the last one may be shorter).
-      on_chunk: host callback after each chunk with (steps_done, that chunk's metrics as numpy,
-        each [num_seeds, chunk, ...]): progress bars, logging, checkpoints.
+      chunk_steps: env steps per compiled chunk, rounded down to whole iterations (at least one);
+        the last chunk may be shorter.
+      on_chunk: host callback after each chunk with (env_steps_done, that chunk's metrics as
+        numpy, each [num_seeds, chunk env steps, ...]): progress bars, logging, checkpoints.
 
     Returns:
       ChunkedResult; identical state and metrics to `jax.vmap(make_train_fn(trainer))(keys, hp)`.
     """
     if chunk_steps <= 0:
         raise ValueError(f"chunk_steps must be positive, got {chunk_steps}")
+    per_iter = trainer.env_steps_per_iteration
+    chunk_iterations = max(1, chunk_steps // per_iter)
     num_seeds = keys.shape[0]
     hparams = trainer.default_hparams if hparams is None else hparams
     hp_axes = _hparam_axes(hparams, num_seeds)
@@ -118,8 +144,8 @@ def run_chunked(
     compile_s += time.perf_counter() - t0
     collected: dict[str, list[np.ndarray]] = {}
     done, compiled = 0, {}
-    while done < trainer.num_steps:
-        length = min(chunk_steps, trainer.num_steps - done)
+    while done < trainer.num_iterations:
+        length = min(chunk_iterations, trainer.num_iterations - done)
         if length not in compiled:  # at most two programs: full chunks and a shorter last one
             t0 = time.perf_counter()
             compiled[length] = chunk.lower(carry, hparams, length=length).compile()
@@ -132,6 +158,6 @@ def run_chunked(
         for name, value in metrics.items():
             collected.setdefault(name, []).append(value)
         if on_chunk is not None:
-            on_chunk(done, metrics)
+            on_chunk(done * per_iter, metrics)
     stacked = {k: np.concatenate(v, axis=1) for k, v in collected.items()}
     return ChunkedResult(jax.vmap(trainer.result)(carry), stacked, compile_s, run_s)

@@ -9,6 +9,13 @@ from mbrl_jax.core import episodes
 from mbrl_jax.core.plotting import figure, plot_curves
 
 
+def per_stream(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Fold a parallel-env axis into the seed axis: [S, T, N] leaves -> [S * N, T] (each env of
+    each seed is one stream of episodes); [S, T] leaves are returned unchanged."""
+    return {k: (np.moveaxis(v, 2, 1).reshape(-1, v.shape[1]) if v.ndim == 3 else v)
+            for k, v in metrics.items()}
+
+
 def chunk_record(step: int, metrics: dict[str, np.ndarray], elapsed_s: float) -> dict:
     """One metrics.jsonl line for a chunk; metrics are [num_seeds, chunk_steps]."""
     reward, done = metrics["reward"], metrics["done"]

@@ -62,7 +62,7 @@ def make_trainer(config: DynaConfig, env, env_params) -> Trainer:
         return DynaCarry(agent=state, env_state=env_state, obs=obs, key=key), metrics
 
     return Trainer(init=init, step=step, result=lambda carry: carry.agent,
-                   num_steps=config.total_steps, default_hparams=config.hparams())
+                   num_iterations=config.total_steps, default_hparams=config.hparams())
 
 
 def make_train(config: DynaConfig, env, env_params):

@@ -1,0 +1,54 @@
+"""The registry of trainable algorithms, shared by the CLI and the driver's tests.
+
+Each algorithm package has a small `cli` module exposing `SPECS`, a tuple of `AlgorithmSpec`:
+how to add its options to an argparse parser and how to build its `Trainer` from parsed options.
+Adding an algorithm to the CLI (and to every test parametrised over the registry) is one line in
+`_SPEC_MODULES`.
+"""
+
+import argparse
+import importlib
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from mbrl_jax.core.loop import Trainer
+
+
+class AlgorithmSpec(NamedTuple):
+    """How the CLI trains one algorithm.
+
+    name: the CLI name, e.g. "dyna-q".
+    help: one line for `mbrl-jax train --help`.
+    add_arguments: adds the algorithm's own options to its `train NAME` parser (the shared ones,
+      --env, --seeds, --steps, --seed, --out, ..., are added by the CLI).
+    build: `(args, env, env_params) -> (trainer, config)`; validates (raising `ConfigError` or an
+      env error) before anything is traced. `args.steps` is the number of env steps per seed.
+    default_env: env id used when --env is not given.
+    default_steps: env steps per seed used when --steps is not given.
+    label: `args -> str`, the legend label of the run's learning curve.
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    build: Callable[[argparse.Namespace, Any, Any], tuple[Trainer, Any]]
+    default_env: str
+    default_steps: int
+    label: Callable[[argparse.Namespace], str]
+
+
+_SPEC_MODULES = (
+    "mbrl_jax.dyna.cli",
+)
+
+
+def registry() -> dict[str, AlgorithmSpec]:
+    """All algorithms by CLI name, in registration order."""
+    specs: dict[str, AlgorithmSpec] = {}
+    for module in _SPEC_MODULES:
+        for spec in importlib.import_module(module).SPECS:
+            specs[spec.name] = spec
+    return specs
+
+
+__all__ = ["AlgorithmSpec", "registry"]

@@ -1,0 +1,61 @@
+"""The run driver's iterations: F env steps per `step`, periodic work once per iteration."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mbrl_jax.core.loop import Trainer, make_train_fn, run_chunked
+
+F = 3  # env steps per iteration
+
+
+def _counting_trainer(num_iterations: int) -> Trainer:
+    """Carry: (env steps taken, refits done, key). Each iteration takes F env steps with a random
+    reward each, then one 'refit'. Metrics per env step: the env step index, its reward and the
+    refit count (a per-iteration quantity broadcast over the iteration's F steps)."""
+
+    def init(key, hp):
+        del hp
+        return (jnp.int32(0), jnp.int32(0), key)
+
+    def step(carry, hp):
+        t, refits, key = carry
+        key, r_key = jax.random.split(key)
+        rewards = jax.random.uniform(r_key, (F,)) * hp
+        index = t + jnp.arange(F, dtype=jnp.int32)
+        refits = refits + 1
+        metrics = {"t": index, "reward": rewards, "refits": jnp.full((F,), refits)}
+        return (t + F, refits, key), metrics
+
+    return Trainer(init=init, step=step, result=lambda c: c[:2], num_iterations=num_iterations,
+                   default_hparams=jnp.float32(1.0), env_steps_per_iteration=F)
+
+
+def test_metrics_are_per_env_step_and_periodic_work_runs_once_per_iteration():
+    trainer = _counting_trainer(num_iterations=5)
+    assert trainer.num_env_steps == 15
+    (t, refits), metrics = jax.jit(make_train_fn(trainer))(jax.random.key(0))
+    assert int(t) == 15 and int(refits) == 5
+    np.testing.assert_array_equal(metrics["t"], np.arange(15))
+    # refit count seen at env step i is the number of iterations begun: i // F + 1
+    np.testing.assert_array_equal(metrics["refits"], np.arange(15) // F + 1)
+    assert metrics["reward"].shape == (15,)
+
+
+@pytest.mark.parametrize("chunk_steps", [1, 4, 6, 100])
+def test_chunked_run_equals_single_program(chunk_steps):
+    trainer = _counting_trainer(num_iterations=5)
+    keys = jax.random.split(jax.random.key(1), 2)
+    whole_state, whole = jax.vmap(make_train_fn(trainer))(keys)
+    seen = []
+    result = run_chunked(trainer, keys, chunk_steps=chunk_steps,
+                         on_chunk=lambda done, m: seen.append((done, m["t"].shape)))
+    for name in whole:
+        np.testing.assert_array_equal(result.metrics[name], whole[name])
+    np.testing.assert_array_equal(result.state[1], whole_state[1])
+    # progress is reported in env steps, chunks hold whole iterations
+    per_chunk = max(1, chunk_steps // F) * F
+    expected = list(range(per_chunk, 15, per_chunk)) + [15]
+    assert [d for d, _ in seen] == expected
+    assert all(shape[0] == 2 and shape[1] % F == 0 for _, shape in seen)
