@@ -26,6 +26,8 @@ class AlgorithmSpec(NamedTuple):
     default_env: env id used when --env is not given.
     default_steps: env steps per seed used when --steps is not given.
     label: `args -> str`, the legend label of the run's learning curve.
+    test_args: CLI arguments after `train NAME` for a run of a few seconds on the CPU (tiny
+      networks, few steps); tests parametrised over the registry use them.
     """
 
     name: str
@@ -35,6 +37,7 @@ class AlgorithmSpec(NamedTuple):
     default_env: str
     default_steps: int
     label: Callable[[argparse.Namespace], str]
+    test_args: tuple[str, ...] = ()
 
 
 _SPEC_MODULES = (

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from mbrl_jax.algorithms import registry
 from mbrl_jax.cli import main
 
 
@@ -74,3 +75,14 @@ def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "mbrl_jax", "envs"], capture_output=True,
                          text=True, check=True)
     assert "ShortcutMaze" in out.stdout
+
+
+@pytest.mark.parametrize("name", list(registry()))
+def test_every_registered_algorithm_trains_from_the_cli(name, tmp_path):
+
+    spec = registry()[name]
+    out = tmp_path / name
+    assert main(["train", name, *spec.test_args, "--seeds", "2", "--out", str(out),
+                 "--no-progress"]) == 0
+    metrics = np.load(out / "metrics.npz")
+    assert metrics["reward"].shape[0] == 2 and np.isfinite(metrics["reward"]).all()

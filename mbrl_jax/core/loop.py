@@ -37,6 +37,9 @@ class Trainer(NamedTuple):
     num_iterations: iterations in a whole run.
     default_hparams: the sweepable-hyperparameter pytree used when none is given.
     env_steps_per_iteration: F, env steps (per seed, per parallel env) taken by one `step`.
+    evaluate: optional `(carry, hparams, key) -> metrics`: the current policy acting greedily or
+      deterministically on fresh eval envs (see `core.evaluation.evaluate_policy`), e.g.
+      `{"return": [num_episodes]}`; pure, called by the driver between iterations.
     """
 
     init: Callable[[jax.Array, HParams], Carry]
@@ -45,6 +48,7 @@ class Trainer(NamedTuple):
     num_iterations: int
     default_hparams: HParams
     env_steps_per_iteration: int = 1
+    evaluate: Callable[[Carry, HParams, jax.Array], Metrics] | None = None
 
     @property
     def num_env_steps(self) -> int:

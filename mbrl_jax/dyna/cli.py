@@ -44,8 +44,10 @@ def _label(args) -> str:
 
 SPECS = (
     AlgorithmSpec("dyna-q", "tabular Dyna-Q (Sutton & Barto ch. 8)", _add_common, _build,
-                  default_env="FrozenLake-misc", default_steps=20_000, label=_label),
+                  default_env="FrozenLake-misc", default_steps=20_000, label=_label,
+                  test_args=("--env", "DynaMaze", "--steps", "300", "--planning", "5")),
     AlgorithmSpec("dyna-q+", "tabular Dyna-Q+ with the exploration bonus kappa*sqrt(tau)",
                   _add_plus, _build, default_env="FrozenLake-misc", default_steps=20_000,
-                  label=_label),
+                  label=_label,
+                  test_args=("--env", "DynaMaze", "--steps", "300", "--planning", "5")),
 )

@@ -1,0 +1,25 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mbrl_jax import envs
+from mbrl_jax.core.evaluation import evaluate_policy
+
+
+def test_returns_sum_rewards_of_the_first_episode_only():
+    # CartPole gives +1 per step until the pole falls: the return equals the episode length, and
+    # steps after the first end (auto-reset episodes) are not counted.
+    env, params = envs.make("CartPole-v1")
+    result = jax.jit(lambda k: evaluate_policy(env, params, lambda o, k: jnp.int32(0), k,
+                                               num_episodes=4, max_steps=60))(jax.random.key(0))
+    assert result.ended.all()
+    np.testing.assert_allclose(result.return_, result.length.astype(np.float32))
+    assert (result.length < 60).all() and (result.length >= 8).all()
+
+
+def test_episodes_cut_at_max_steps_are_flagged():
+    env, params = envs.make("Pendulum-v1")  # 200-step time limit, never terminates
+    result = evaluate_policy(env, params, lambda o, k: jnp.zeros((1,)), jax.random.key(1),
+                             num_episodes=3, max_steps=50)
+    assert not result.ended.any() and (result.length == 50).all()
+    assert (result.return_ < 0).all()
