@@ -7,6 +7,7 @@ state, info = jax.jit(model.fit)(state, data, key)
 pred = model.predict(state, obs, action, elites_only=True)
 """
 
+from mbrl_jax.core.types import Transition
 from mbrl_jax.models.config import PROPAGATIONS, EnsembleConfig, ModelConfigError
 from mbrl_jax.models.ensemble import (
     EnsembleModel,
@@ -19,7 +20,6 @@ from mbrl_jax.models.ensemble import (
 from mbrl_jax.models.networks import (
     MemberOutput,
     Normalizer,
-    Transition,
     compute_normalizer,
     denormalize_targets,
     encode_inputs,

@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from mbrl_jax.core.types import Transition
 from mbrl_jax.models.config import EnsembleConfig, check_propagation
 from mbrl_jax.models.networks import (
-    Transition,
     denormalize_targets,
     encode_inputs,
     encode_targets,

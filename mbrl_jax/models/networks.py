@@ -17,21 +17,6 @@ from mbrl_jax.models.config import EnsembleConfig
 _MIN_STD = 1e-6
 
 
-class Transition(NamedTuple):
-    """A batch of environment transitions (leaves `[N, ...]`).
-
-    obs: [N, O] float; action: [N] int (discrete) or [N, A] float; reward: [N];
-    next_obs: [N, O] (the true next observation, not the auto-reset one); done: [N] bool,
-    True on termination (not on truncation).
-    """
-
-    obs: jax.Array
-    action: jax.Array
-    reward: jax.Array
-    next_obs: jax.Array
-    done: jax.Array
-
-
 @struct.dataclass
 class Normalizer:
     """Standardisation statistics (original units).

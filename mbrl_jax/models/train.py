@@ -15,10 +15,10 @@ import optax
 from flax import struct
 
 from mbrl_jax.core.networks import Network
+from mbrl_jax.core.types import Transition
 from mbrl_jax.models.config import EnsembleConfig
 from mbrl_jax.models.networks import (
     Normalizer,
-    Transition,
     compute_normalizer,
     encode_inputs,
     encode_targets,
