@@ -148,11 +148,19 @@ def main() -> None:
         s.update(hidden=(8,), warmup=100, batch_size=16)
     args.out.mkdir(parents=True, exist_ok=True)
 
+    libraries = dict(LIBRARIES)
+    try:
+        import rejax
+        rejax_version = getattr(rejax, "__version__", "0.1.3")
+    except ImportError as err:  # e.g. a GPU machine without it: measure ours alone, say so
+        print(f"rejax not importable ({err}); measuring mbrl-jax only")
+        libraries.pop("rejax")
+        rejax_version = None
     rows = []
     for num_seeds in args.seeds:
         keys = jax.random.split(jax.random.key(0), num_seeds)
         compiled, result = {}, {}
-        for name, build in LIBRARIES.items():
+        for name, build in libraries.items():
             train, final_state, policy_of = build(s)
             t0 = time.perf_counter()
             compiled[name] = (jax.jit(train).lower(keys).compile(), final_state, policy_of)
@@ -175,11 +183,9 @@ def main() -> None:
                   f" (median of {len(r['run_s'])}, compile {r['compile_s']:.1f} s); return "
                   f"after {steps} steps {mean:.1f} +- {half:.1f}", flush=True)
 
-    import rejax
-
     payload = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()},
                "preset": args.preset, "rounds": args.rounds, "eval_episodes": EVAL_EPISODES,
-               "rejax": rejax.__version__ if hasattr(rejax, "__version__") else "0.1.3",
+               "rejax": rejax_version,
                "machine": describe_machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
                "rows": rows}
     (args.out / "sac_vs_rejax.json").write_text(json.dumps(payload, indent=1) + "\n")
@@ -203,9 +209,11 @@ def write_markdown(payload: dict, path: pathlib.Path) -> None:
         "| library | seeds | env steps/s (all seeds) | ratio to rejax | compile s | "
         f"return after {steps} steps |", "|---|---:|---:|---:|---:|---:|"]
     for row in rows:
-        base = next(r for r in rows if r["library"] == "rejax" and r["seeds"] == row["seeds"])
+        base = next((r for r in rows if r["library"] == "rejax" and r["seeds"] == row["seeds"]),
+                    None)
+        ratio = f"{row['env_steps_per_s'] / base['env_steps_per_s']:.2f}" if base else "n/a"
         lines.append(f"| {row['library']} | {row['seeds']} | {row['env_steps_per_s']:.0f} | "
-                     f"{row['env_steps_per_s'] / base['env_steps_per_s']:.2f} | "
+                     f"{ratio} | "
                      f"{row['compile_s']:.1f} | {row['final_return_mean']:.1f} +- "
                      f"{row['final_return_ci95']:.1f} |")
     m = payload["machine"]
