@@ -37,9 +37,10 @@ def test_same_key_same_run_vmap_equal_and_no_retrace(runs):
     train, first, again, other, batched = runs
     assert tree_equal(first, again)
     assert not np.array_equal(first[1]["reward"], other[1]["reward"])
-    # the batched program may round matmuls differently (about 1e-8 here): float32 precision
+    # The batched program rounds matmuls differently (1e-8 after one iteration) and 30 steps of
+    # training amplify that to about 1e-3; a mixed-up seed would differ by O(1).
     for i, single in enumerate((first, other)):
-        jax.tree.map(lambda b, s, i=i: np.testing.assert_allclose(b[i], s, rtol=1e-4, atol=1e-5),
+        jax.tree.map(lambda b, s, i=i: np.testing.assert_allclose(b[i], s, rtol=1e-2, atol=1e-3),
                      batched, single)
     assert train._cache_size() == 1  # three calls, one trace
 

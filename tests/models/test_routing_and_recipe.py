@@ -31,18 +31,21 @@ def test_routed_rollout_equals_full_ensemble_then_pick(propagation):
     key = jax.random.key(2)
     run = jax.jit(model.rollout, static_argnames=("propagation", "elites_only", "sample",
                                                   "disagreement"))
-    routed = run(state, key, obs, actions, propagation, True, True, False)
-    full = run(state, key, obs, actions, propagation, True, True, True)
+    routed = run(state, key, obs, actions, propagation=propagation, elites_only=True,
+                 sample=True, disagreement=False)
+    full = run(state, key, obs, actions, propagation=propagation, elites_only=True, sample=True,
+               disagreement=True)
     np.testing.assert_array_equal(routed.member, full.member)
     np.testing.assert_allclose(routed.next_obs, full.next_obs, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(routed.reward, full.reward, rtol=1e-5, atol=1e-5)
     assert np.isnan(routed.disagreement).all() and np.isfinite(full.disagreement).all()
     assert set(np.unique(routed.member)) <= {0, 2, 3}
     # without sampling each step is the member's own mean prediction (numpy-free oracle: predict)
-    det = run(state, key, obs, actions, propagation, True, False, False)
+    det = run(state, key, obs, actions, propagation=propagation, elites_only=True, sample=False,
+              disagreement=False)
     o = obs
     for t in range(4):
-        pred = model.predict(state, o, actions[t])
+        pred = model.predict(state, o, actions[t], elites_only=False)  # indexed by member id
         o = pred.member_next_obs[det.member[t], jnp.arange(10)]
         np.testing.assert_allclose(det.next_obs[t], o, rtol=1e-5, atol=1e-5)
     fixed = (np.asarray(det.member) == np.asarray(det.member)[:1]).all()
