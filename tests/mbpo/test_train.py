@@ -5,8 +5,8 @@ import dataclasses
 import jax
 import numpy as np
 import pytest
-
 from conftest import tree_equal
+
 from mbrl_jax import envs
 from mbrl_jax.mbpo import MBPOConfig, make_train
 from mbrl_jax.models import EnsembleConfig
