@@ -10,6 +10,7 @@ measured every `EVAL_EVERY` env steps, and the training episodes' returns (stoch
 warm-up included) at the env step each episode ends.
 
 Run:  python scripts/tutorial_exercise3.py                      (SAC, 5 seeds, 10k steps)
+      python scripts/tutorial_exercise3.py --methods mbpo         (MBPO, 5 seeds, 3k steps)
       python scripts/tutorial_exercise3.py --quick              (a smoke run)
       python scripts/tutorial_exercise3.py --write-results      (write to scripts/results/)
 By default results go to scripts/out/ (ignored by git).
@@ -61,13 +62,16 @@ def run_trainer(trainer, num_seeds: int, seed: int, eval_every: int) -> dict:
     compile_s = time.perf_counter() - t0
     eval_keys = jax.random.split(jax.random.key(seed + 1), (trainer.num_env_steps
                                                             // steps_per_chunk, num_seeds))
-    rewards, dones, eval_steps, eval_returns = [], [], [], []
+    rewards, dones, eval_steps, eval_returns, model_epochs = [], [], [], [], []
     run_s = 0.0
     for i in range(trainer.num_env_steps // steps_per_chunk):
         t0 = time.perf_counter()
         carry, metrics = compiled(carry)
         rewards.append(np.asarray(metrics["reward"]))
         dones.append(np.asarray(metrics["done"]))
+        if "model_epochs" in metrics:  # MBPO: epochs of each refit, one per iteration
+            f = trainer.env_steps_per_iteration
+            model_epochs.append(np.asarray(metrics["model_epochs"])[:, f - 1 :: f])
         run_s += time.perf_counter() - t0
         ret = np.asarray(evaluate(carry, hp, eval_keys[i])["return"])    # [seeds, episodes]
         eval_steps.append((i + 1) * steps_per_chunk)
@@ -75,7 +79,9 @@ def run_trainer(trainer, num_seeds: int, seed: int, eval_every: int) -> dict:
     reward = np.concatenate(rewards, axis=1)          # [seeds, T, N]
     done = np.concatenate(dones, axis=1)
     env_steps = reward.shape[1] * reward.shape[2]     # per seed (all its parallel envs)
+    extra = {"model_epochs": np.concatenate(model_epochs, axis=1)} if model_epochs else {}
     return {
+        **extra,
         "eval_steps": eval_steps,
         "eval_return": np.stack(eval_returns, axis=1).tolist(),            # [seeds, points]
         "train_episodes": training_episodes(reward, done),
@@ -132,7 +138,59 @@ def run_sac(num_seeds: int, total_steps: int, seed: int) -> dict:
             **result}
 
 
-METHODS = {"sac": run_sac}
+def run_mbpo(num_seeds: int, total_steps: int, seed: int, preset: str = "cpu") -> dict:
+    """MBPO with `exercise3_mbpo.pendulum_config` (F = 250 env steps per refit) and evaluation
+    every `EVAL_EVERY` env steps. Compute per env step: the action, G SAC updates, and the
+    refit's model updates and the rollouts amortised over the F env steps of their period."""
+    from exercise3_mbpo import pendulum_config
+
+    from mbrl_jax.mbpo import make_trainer as make_mbpo_trainer
+    from mbrl_jax.models import TrainBatch, make_ensemble
+
+    config = dataclasses.replace(pendulum_config(total_steps, preset),
+                                 eval_episodes=EVAL_EPISODES)
+    env, env_params = envs.make(ENV_ID)
+    trainer = make_mbpo_trainer(config, env, env_params)
+
+    def step(carry, hp):  # one env per seed: give reward and done the [N = 1] axis SAC has
+        carry, m = trainer.step(carry, hp)
+        return carry, {**m, "reward": m["reward"][..., None], "done": m["done"][..., None]}
+
+    result = run_trainer(trainer._replace(step=step), num_seeds, seed, EVAL_EVERY)
+    obs_dim, f = 3, config.env_steps_per_iteration
+    agent = make_agent_for_env(config.sac, env, env_params)
+    state = agent.init(jax.random.key(0))
+    b = config.sac.batch_size
+    batch = Transition(obs=np.zeros((b, obs_dim), np.float32), action=np.zeros((b, 1), np.float32),
+                       reward=np.zeros(b, np.float32), next_obs=np.zeros((b, obs_dim), np.float32),
+                       done=np.zeros(b, bool))
+    mcfg = config.model_config(obs_dim, 1)
+    model = make_ensemble(mcfg)
+    mstate = model.init(jax.random.key(0))
+    e, mb = mcfg.ensemble_size, mcfg.batch_size
+    tb = TrainBatch(np.zeros((e, mb, mcfg.input_dim), np.float32),
+                    np.zeros((e, mb, mcfg.target_dim), np.float32), np.zeros((e, mb), np.float32))
+    model_step = flops(model.update, mstate, tb)
+    starts = np.zeros((config.rollout_starts, obs_dim), np.float32)
+    rollout = flops(lambda s, a, k: model.rollout_policy(
+        s, k, starts, lambda kk, o: agent.act(a, o, kk), config.max_horizon), mstate, state,
+        jax.random.key(0))
+    # model updates per env step: epochs x minibatches per refit, from the run's metrics
+    epochs = np.asarray(result.pop("model_epochs"))
+    held = np.arange(1, epochs.shape[1] + 1) * f
+    train_rows = held - np.minimum(np.floor(held * mcfg.holdout_ratio), mcfg.max_holdout)
+    model_updates = float((epochs * np.maximum(train_rows // mb, 1)).mean(0).sum()) / (
+        total_steps)
+    per_step = (flops(agent.act, state, np.zeros((obs_dim,), np.float32), jax.random.key(0))
+                + config.updates_per_step * flops(agent.update, state, batch, jax.random.key(0),
+                                                  config.sac.hparams())
+                + model_updates * model_step + rollout / f)
+    return {"method": "mbpo", "preset": preset, "config": repr(config),
+            "flops_per_env_step": per_step, "model_updates_per_env_step": model_updates,
+            "flops_model_update": model_step, "flops_rollouts_per_refit": rollout, **result}
+
+
+METHODS = {"sac": run_sac, "mbpo": run_mbpo}
 
 
 def summarise(result: dict) -> dict:
@@ -195,7 +253,7 @@ def main() -> None:
     args = parser.parse_args()
     out = HERE / ("results" if args.write_results else "out")
     out.mkdir(exist_ok=True)
-    default_steps = {"sac": 10_000}
+    default_steps = {"sac": 10_000, "mbpo": 3_000}
     for name in args.methods:
         steps = 1_000 if args.quick else (args.steps or default_steps.get(name, 10_000))
         result = METHODS[name](2 if args.quick else args.seeds, steps, args.seed)

@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mbrl_jax.core import validation
+
 Carry = Any
 HParams = Any
 Metrics = dict[str, jax.Array]
@@ -40,6 +42,9 @@ class Trainer(NamedTuple):
     evaluate: optional `(carry, hparams, key) -> metrics`: the current policy acting greedily or
       deterministically on fresh eval envs (see `core.evaluation.evaluate_policy`), e.g.
       `{"return": [num_episodes]}`; pure, called by the driver between iterations.
+    check_hparams: optional `hparams -> None` raising `ConfigError` on values out of range (every
+      value of a sweep). `run_chunked` always calls it; `train` calls it when the hparams it gets
+      are concrete (not traced by a user's `jit`/`vmap`, where values cannot be read).
     """
 
     init: Callable[[jax.Array, HParams], Carry]
@@ -49,6 +54,7 @@ class Trainer(NamedTuple):
     default_hparams: HParams
     env_steps_per_iteration: int = 1
     evaluate: Callable[[Carry, HParams, jax.Array], Metrics] | None = None
+    check_hparams: Callable[[HParams], Any] | None = None
 
     @property
     def num_env_steps(self) -> int:
@@ -71,16 +77,26 @@ def scan_steps(trainer: Trainer, carry: Carry, hparams: HParams, length: int):
 def make_train_fn(trainer: Trainer) -> Callable[..., tuple[Any, Metrics]]:
     """`train(key, hparams=None) -> (final_state, metrics)`; the whole run is one `lax.scan`.
 
-    Pure and jit/vmap-able: `jax.jit(jax.vmap(train))(jax.random.split(key, 64))`.
+    Pure and jit/vmap-able: `jax.jit(jax.vmap(train))(jax.random.split(key, 64))`. Hyperparameters
+    passed concretely are checked (`trainer.check_hparams`); traced ones are not (check a sweep
+    before vmapping over it, e.g. `DynaHParams.validate()`).
     """
 
     def train(key: jax.Array, hparams: HParams = None):
-        hparams = trainer.default_hparams if hparams is None else hparams
+        if hparams is None:
+            hparams = trainer.default_hparams
+        else:
+            _check_concrete_hparams(trainer, hparams)
         carry = trainer.init(key, hparams)
         carry, metrics = scan_steps(trainer, carry, hparams, trainer.num_iterations)
         return trainer.result(carry), metrics
 
     return train
+
+
+def _check_concrete_hparams(trainer: Trainer, hparams: HParams) -> None:
+    if trainer.check_hparams is not None and validation.is_concrete(hparams):
+        trainer.check_hparams(hparams)
 
 
 def _hparam_axes(hparams: HParams, num_seeds: int):
@@ -132,6 +148,7 @@ def run_chunked(
     chunk_iterations = max(1, chunk_steps // per_iter)
     num_seeds = keys.shape[0]
     hparams = trainer.default_hparams if hparams is None else hparams
+    _check_concrete_hparams(trainer, hparams)
     hp_axes = _hparam_axes(hparams, num_seeds)
 
     init = jax.jit(jax.vmap(trainer.init, in_axes=(0, hp_axes)))
