@@ -12,3 +12,13 @@ def epsilon_greedy(preferences: jax.Array, epsilon: jax.Array) -> distrax.Epsilo
     uniformly random action.
     """
     return distrax.EpsilonGreedy(preferences, epsilon)
+
+
+def categorical(logits: jax.Array) -> distrax.Categorical:
+    """Categorical over the last axis of `logits` [..., A]."""
+    return distrax.Categorical(logits=logits)
+
+
+def normal(loc: jax.Array, scale: jax.Array) -> distrax.Normal:
+    """Independent normals of the same shape as `loc` and `scale`."""
+    return distrax.Normal(loc, scale)
