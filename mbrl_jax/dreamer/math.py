@@ -33,7 +33,8 @@ def twohot_encode(x: jax.Array, bins: jax.Array) -> jax.Array:
     """`x [...] -> [..., K]`: weights on the two bins around x (clipped into the bin range) that
     sum to 1 and whose weighted bin value is x."""
     x = jnp.clip(x, bins[0], bins[-1])
-    above = jnp.clip(jnp.searchsorted(bins, x, side="right"), 1, bins.shape[0] - 1)  # bins[above-1] <= x
+    # bins[above - 1] <= x < bins[above] (x at the top bin: the last pair)
+    above = jnp.clip(jnp.searchsorted(bins, x, side="right"), 1, bins.shape[0] - 1)
     below = above - 1
     lo, hi = bins[below], bins[above]
     w_hi = (x - lo) / (hi - lo)

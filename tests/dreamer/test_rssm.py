@@ -17,8 +17,8 @@ T = 6
 OBSERVE = jax.jit(RSSM.observe)
 
 
-def _observe(obs, actions, is_first, key=jax.random.key(1)):
-    return OBSERVE(PARAMS, RSSM.initial(()), obs, actions, is_first, key)
+def _observe(obs, actions, is_first):
+    return OBSERVE(PARAMS, RSSM.initial(()), obs, actions, is_first, jax.random.key(1))
 
 
 def _sequence(seed):
