@@ -111,3 +111,21 @@ def test_unimix_and_straight_through():
 def test_feat_concatenates():
     s = RSSM.initial((2,))
     assert feat(s).shape == (2, CONFIG.feat_size)
+
+
+def test_grid_observations_use_the_conv_encoder_and_flat_decoder():
+    from mbrl_jax.dreamer import Sequences
+    from mbrl_jax.dreamer.losses import world_model_loss
+
+    rssm = make_rssm(CONFIG, (10, 10, 4), 3)
+    params = rssm.init(jax.random.key(0))
+    assert "encoder" in params["params"] and "Conv_0" in params["params"]["encoder"]
+    obs = jax.random.bernoulli(jax.random.key(1), 0.1, (2, 4, 10, 10, 4))
+    batch = Sequences(obs=obs.astype(jnp.float32), prev_action=jnp.zeros((2, 4, 3)),
+                      reward=jnp.zeros((2, 4)), is_first=jnp.zeros((2, 4), bool).at[:, 0].set(True),
+                      is_terminal=jnp.zeros((2, 4), bool))
+    bins = jnp.linspace(-1.0, 1.0, CONFIG.num_bins)
+    loss, (states, metrics) = jax.jit(world_model_loss, static_argnums=(1, 2))(
+        params, rssm, CONFIG, bins, batch, jax.random.key(2))
+    assert states.deter.shape == (2, 4, 16) and np.isfinite(float(loss))
+    assert float(metrics["rec_loss"]) > 0
