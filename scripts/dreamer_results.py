@@ -62,7 +62,7 @@ def run(env_id, seeds, steps, preset, eval_every, seed=0, log=print, partial=Non
             f"{time.perf_counter() - start:.0f}s")
         if partial is not None:
             partial(_summary(env_id, preset, seeds, done_steps, per_chunk, config, curve, start))
-    return _summary(env_id, preset, seeds, steps, per_chunk, config, curve, start)
+    return _summary(env_id, preset, seeds, done_steps, per_chunk, config, curve, start)
 
 
 def _summary(env_id, preset, seeds, steps, per_chunk, config, curve, start):
@@ -106,7 +106,9 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
-    parser.add_argument("--eval-every", type=int, default=2048)
+    parser.add_argument("--eval-every", type=int, default=2000,
+                        help="env steps between evaluations (rounded down to whole iterations; "
+                             "the run ends at the first evaluation at or past --steps)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args(argv)
