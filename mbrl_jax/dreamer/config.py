@@ -125,6 +125,10 @@ class DreamerConfig:
             raise ConfigError("total_steps", f"must be a multiple of env_steps_per_iteration "
                                              f"({self.env_steps_per_iteration}), got "
                                              f"{self.total_steps}")
+        if self.prefill_steps < self.sequence_length:
+            raise ConfigError("prefill_steps", f"must be >= sequence_length "
+                                               f"({self.sequence_length}) so replayed windows "
+                                               f"hold written steps, got {self.prefill_steps}")
         if self.sequence_length > self.buffer_capacity:
             raise ConfigError("sequence_length", "must not exceed buffer_capacity")
         _check_float("train_ratio", self.train_ratio, 0.0, math.inf, low_open=True)
@@ -136,7 +140,8 @@ class DreamerConfig:
                 "train_ratio", f"train_ratio * env_steps_per_iteration * num_envs = {replayed:g} "
                 f"must be a whole multiple (>= 1) of batch_size * sequence_length = {per_update}; "
                 "change train_ratio or env_steps_per_iteration")
-        _check_float("unimix", self.unimix, 0.0, 1.0, high_open=True)
+        # unimix > 0 keeps every log-probability finite (the KL of an exact zero is NaN).
+        _check_float("unimix", self.unimix, 0.0, 1.0, low_open=True, high_open=True)
         _check_float("gamma", self.gamma, 0.0, 1.0)
         _check_float("lambda_", self.lambda_, 0.0, 1.0)
         _check_float("bin_range", self.bin_range, 0.0, math.inf, low_open=True)

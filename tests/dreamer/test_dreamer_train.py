@@ -159,12 +159,14 @@ def test_evaluate_returns_greedy_episode_returns():
     (dict(train_ratio=0.5), "train_ratio"),
     (dict(num_bins=16), "num_bins"),
     (dict(unimix=1.0), "unimix"),
+    (dict(unimix=0.0), "unimix"),
+    (dict(prefill_steps=4), "prefill_steps"),
     (dict(gamma=1.5), "gamma"),
     (dict(free_bits=-1.0), "free_bits"),
     (dict(deter_size=0), "deter_size"),
     (dict(model_lr=float("nan")), "model_lr"),
     (dict(actor_grad_continuous="magic"), "actor_grad_continuous"),
-    (dict(sequence_length=200), "sequence_length"),
+    (dict(sequence_length=200, prefill_steps=200), "sequence_length"),
 ])
 def test_config_errors_name_the_field(kwargs, field):
     config = DreamerConfig(**{**TINY.__dict__, **kwargs})
