@@ -44,6 +44,7 @@ _SPEC_MODULES = (
     "mbrl_jax.dyna.cli",
     "mbrl_jax.sac.cli",
     "mbrl_jax.mbpo.cli",
+    "mbrl_jax.dreamer.cli",
 )
 
 

@@ -26,3 +26,12 @@ def squashed_gaussian(mean: jax.Array, log_std: jax.Array) -> distrax.Distributi
     """
     base = distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
     return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
+
+def categorical(logits: jax.Array) -> distrax.Categorical:
+    """Categorical over the last axis of `logits` [..., A]."""
+    return distrax.Categorical(logits=logits)
+
+
+def normal(loc: jax.Array, scale: jax.Array) -> distrax.Normal:
+    """Independent normals of the same shape as `loc` and `scale`."""
+    return distrax.Normal(loc, scale)

@@ -1,0 +1,155 @@
+"""The DreamerV3 agent as pure functions: `init`, `act` (one recurrent policy step on real
+observations) and `update` (one gradient step of world model, actor and critic).
+
+    agent = make_agent(config, obs_shape=(4,), action_dim=2, discrete=True)
+    state = agent.init(key)                       # DreamerState: params, optimiser states, ...
+    carry = agent.initial_carry(())               # ActCarry: RSSM state, previous action
+    carry, action = agent.act(state, carry, obs, is_first, key, greedy=False)
+    state, metrics = agent.update(state, batch, key)   # batch: losses.Sequences [B, T, ...]
+
+Actions are in model space: a one-hot `[A]` for discrete actions (`act` returns the index), a
+vector in [-1, 1] for continuous ones.
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from mbrl_jax.dreamer import losses, math
+from mbrl_jax.dreamer.config import DreamerConfig
+from mbrl_jax.dreamer.networks import Actor, Critic
+from mbrl_jax.dreamer.rssm import RSSM, RSSMState, feat, make_rssm
+
+
+@struct.dataclass
+class DreamerState:
+    """Everything the agent learns: params and optimiser states of the world model, actor and
+    critic; the slow critic; the return normaliser; the number of updates done (int32)."""
+
+    wm_params: Any
+    actor_params: Any
+    critic_params: Any
+    slow_critic_params: Any
+    wm_opt: Any
+    actor_opt: Any
+    critic_opt: Any
+    return_norm: math.ReturnNormState
+    updates: jax.Array
+
+
+class ActCarry(NamedTuple):
+    """The policy's recurrent state on real observations: RSSM state and the previous model
+    action `[..., A]`."""
+
+    rssm: RSSMState
+    prev_action: jax.Array
+
+
+class Dreamer(NamedTuple):
+    init: Callable[[jax.Array], DreamerState]
+    initial_carry: Callable[[tuple], ActCarry]
+    act: Callable[..., tuple[ActCarry, jax.Array]]
+    update: Callable[..., tuple[DreamerState, dict]]
+    rssm: RSSM
+    actor_apply: Callable
+    critic_apply: Callable
+    bins: jax.Array
+
+
+def _optimizer(lr, clip):
+    return optax.chain(optax.clip_by_global_norm(clip), optax.adam(lr, eps=1e-8))
+
+
+def make_agent(config: DreamerConfig, obs_shape: tuple, action_dim: int,
+               discrete: bool) -> Dreamer:
+    """Build the agent's functions; validates `config` first."""
+    config.validate()
+    c = config
+    rssm = make_rssm(config, obs_shape, action_dim)
+    actor = Actor(config=config, action_dim=action_dim, discrete=discrete)
+    critic = Critic(config=config)
+    wm_opt = _optimizer(c.model_lr, c.model_clip)
+    actor_opt = _optimizer(c.actor_lr, c.actor_clip)
+    critic_opt = _optimizer(c.critic_lr, c.critic_clip)
+    bins = math.make_bins(c.num_bins, c.bin_range)
+
+    def init(key):
+        wm_key, actor_key, critic_key = jax.random.split(key, 3)
+        dummy = jnp.zeros((c.feat_size,), jnp.float32)
+        wm_params = rssm.init(wm_key)
+        actor_params = actor.init(actor_key, dummy)
+        critic_params = critic.init(critic_key, dummy)
+        return DreamerState(
+            wm_params=wm_params, actor_params=actor_params, critic_params=critic_params,
+            slow_critic_params=critic_params, wm_opt=wm_opt.init(wm_params),
+            actor_opt=actor_opt.init(actor_params), critic_opt=critic_opt.init(critic_params),
+            return_norm=math.ReturnNormState.create(), updates=jnp.int32(0))
+
+    def initial_carry(batch_shape=()):
+        return ActCarry(rssm.initial(batch_shape),
+                        jnp.zeros((*batch_shape, action_dim), jnp.float32))
+
+    def act(state: DreamerState, carry: ActCarry, obs, is_first, key, greedy=False):
+        """Posterior step on `obs [..., *obs_shape]` (resetting where `is_first [...]`), then an
+        action: sampled, or the mode (`greedy`, static). Returns `(carry, env_action)` with the
+        index for discrete actions, the vector in [-1, 1] for continuous ones; `carry`
+        holds the model action."""
+        obs_key, act_key = jax.random.split(key)
+        embed = rssm.encode(state.wm_params, obs)
+        rs, _, _ = rssm.obs_step(state.wm_params, carry.rssm, carry.prev_action, embed,
+                                 is_first, obs_key)
+        out = actor.apply(state.actor_params, feat(rs))
+        if discrete:
+            index = (jnp.argmax(out, -1) if greedy
+                     else losses.policy_dist(out, True, c.unimix).sample(seed=act_key))
+            return ActCarry(rs, jax.nn.one_hot(index, action_dim)), index
+        mean, std = out
+        action = mean if greedy else mean + std * jax.random.normal(act_key, mean.shape)
+        action = jnp.clip(action, -1.0, 1.0)
+        return ActCarry(rs, action), action
+
+    def update(state: DreamerState, batch: losses.Sequences, key):
+        """One update of all three parts on `batch` (leaves `[B, T, ...]`)."""
+        wm_key, actor_key = jax.random.split(key)
+        (_, (post, wm_metrics)), wm_grads = jax.value_and_grad(
+            losses.world_model_loss, has_aux=True)(state.wm_params, rssm, c, bins, batch, wm_key)
+        wm_updates, wm_opt_state = wm_opt.update(wm_grads, state.wm_opt, state.wm_params)
+        wm_params = optax.apply_updates(state.wm_params, wm_updates)
+
+        # Behaviour from every posterior state, with the world model as it was for its loss.
+        starts = jax.tree.map(lambda x: jax.lax.stop_gradient(x.reshape((-1, x.shape[-1]))),
+                              post)
+        start_cont = 1.0 - batch.is_terminal.reshape(-1).astype(jnp.float32)
+        (_, (imagined, norm_state, actor_metrics)), actor_grads = jax.value_and_grad(
+            losses.actor_loss, has_aux=True)(
+            state.actor_params, state.wm_params, state.critic_params, state.return_norm,
+            starts, start_cont, actor_key, rssm=rssm, actor_apply=actor.apply,
+            critic_apply=critic.apply, config=c, bins=bins, discrete=discrete,
+            action_dim=action_dim)
+        actor_updates, actor_opt_state = actor_opt.update(actor_grads, state.actor_opt,
+                                                          state.actor_params)
+        (_, critic_metrics), critic_grads = jax.value_and_grad(losses.critic_loss, has_aux=True)(
+            state.critic_params, state.slow_critic_params, imagined, critic_apply=critic.apply,
+            config=c, bins=bins)
+        critic_updates, critic_opt_state = critic_opt.update(critic_grads, state.critic_opt,
+                                                             state.critic_params)
+        critic_params = optax.apply_updates(state.critic_params, critic_updates)
+        slow = optax.incremental_update(critic_params, state.slow_critic_params,
+                                        c.slow_critic_rate)
+        new_state = DreamerState(
+            wm_params=wm_params, actor_params=optax.apply_updates(state.actor_params,
+                                                                  actor_updates),
+            critic_params=critic_params, slow_critic_params=slow, wm_opt=wm_opt_state,
+            actor_opt=actor_opt_state, critic_opt=critic_opt_state, return_norm=norm_state,
+            updates=state.updates + 1)
+        return new_state, {**wm_metrics, **actor_metrics, **critic_metrics}
+
+    return Dreamer(init=init, initial_carry=initial_carry, act=act, update=update, rssm=rssm,
+                   actor_apply=actor.apply, critic_apply=critic.apply, bins=bins)
+
+
+__all__ = ["ActCarry", "Dreamer", "DreamerState", "make_agent"]

@@ -1,0 +1,182 @@
+"""DreamerV3 training runs on gymnax envs, compiled as one function of a key.
+
+    trainer = make_trainer(DreamerConfig(total_steps=50_000), *envs.make("CartPole-v1"))
+    state, metrics = jax.jit(jax.vmap(make_train_fn(trainer)))(jax.random.split(key, 5))
+    metrics["reward"]   # [5, total_steps, num_envs]
+
+One iteration = `env_steps_per_iteration` (F) steps of `num_envs` vmapped envs, acting with the
+recurrent policy (uniformly random actions for the first `prefill_steps`), each written to the
+sequence replay, then `updates_per_iteration` gradient updates on replayed windows (a no-op
+while fewer than `prefill_steps` steps were taken: the update is computed and discarded, which
+keeps one static program). gymnax auto-resets inside `step`: the step that ends an episode
+writes the true final observation (`info["final_observation"]`) with its reward and
+`is_terminal = terminated` (a time-limit truncation is not terminal), and then the next
+episode's first observation with `is_first`.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from gymnax.environments import spaces
+
+from mbrl_jax.core import sequence_buffer
+from mbrl_jax.core.errors import ConfigError
+from mbrl_jax.core.loop import Trainer, make_train_fn
+from mbrl_jax.dreamer.agent import ActCarry, DreamerState, make_agent
+from mbrl_jax.dreamer.config import DreamerConfig
+from mbrl_jax.dreamer.losses import Sequences
+
+
+@struct.dataclass
+class DreamerCarry:
+    """agent; replay; env_state and obs `[E, ...]`; policy carry `[E, ...]`; is_first `[E]`;
+    env steps taken per stream (int32); key."""
+
+    agent: DreamerState
+    replay: sequence_buffer.SequenceBufferState
+    env_state: object
+    obs: jax.Array
+    policy: ActCarry
+    is_first: jax.Array
+    steps: jax.Array
+    key: jax.Array
+
+
+def action_spec(env, env_params):
+    """`(discrete, action_dim, low, high)`; low/high are the Box bounds (None if discrete)."""
+    space = env.action_space(env_params)
+    if isinstance(space, spaces.Discrete):
+        return True, int(space.n), None, None
+    if isinstance(space, spaces.Box):
+        dim = int(np.prod(space.shape)) if space.shape else 1
+        low = jnp.broadcast_to(jnp.asarray(space.low, jnp.float32), (dim,))
+        high = jnp.broadcast_to(jnp.asarray(space.high, jnp.float32), (dim,))
+        return False, dim, low, high
+    raise ConfigError("env", f"action space {type(space).__name__} is not supported; use a "
+                             "Discrete or Box action space")
+
+
+def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
+    """Build (not trace) a DreamerV3 run. Raises `ConfigError` naming a bad field."""
+    config.validate()
+    c = config
+    discrete, action_dim, low, high = action_spec(env, env_params)
+    obs_shape = tuple(env.observation_space(env_params).shape)
+    if len(obs_shape) not in (1, 3):
+        raise ConfigError("env", f"observations must be vectors or [H, W, C] grids, got shape "
+                                 f"{obs_shape}")
+    agent = make_agent(c, obs_shape, action_dim, discrete)
+    e = c.num_envs
+    obs_dtype = jnp.float32
+
+    def to_env(action):
+        if discrete:
+            return action
+        return low + (action + 1.0) * 0.5 * (high - low)
+
+    def row(obs, prev_action, reward, is_first, is_terminal):
+        return Sequences(obs.astype(obs_dtype), prev_action, reward.astype(jnp.float32),
+                         is_first, is_terminal)
+
+    def init(key, hparams=None):
+        del hparams
+        key, agent_key, reset_key = jax.random.split(key, 3)
+        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(reset_key, e),
+                                                                env_params)
+        zeros_a = jnp.zeros((e, action_dim), jnp.float32)
+        first = row(obs, zeros_a, jnp.zeros((e,)), jnp.ones((e,), bool), jnp.zeros((e,), bool))
+        example = jax.tree.map(lambda x: x[0], first)
+        replay = sequence_buffer.add(
+            sequence_buffer.init(example, e, c.buffer_capacity), first)
+        return DreamerCarry(agent=agent.init(agent_key), replay=replay, env_state=env_state,
+                            obs=obs, policy=agent.initial_carry((e,)),
+                            is_first=jnp.ones((e,), bool), steps=jnp.int32(0), key=key)
+
+    def env_step(carry: DreamerCarry, _):
+        key, act_key, rand_key, env_key = jax.random.split(carry.key, 4)
+        policy, action = jax.vmap(agent.act, in_axes=(None, 0, 0, 0, 0))(
+            carry.agent, carry.policy, carry.obs, carry.is_first, jax.random.split(act_key, e))
+        if discrete:
+            random = jax.random.randint(rand_key, (e,), 0, action_dim)
+            model_random = jax.nn.one_hot(random, action_dim)
+        else:
+            random = jax.random.uniform(rand_key, (e, action_dim), minval=-1.0, maxval=1.0)
+            model_random = random
+        prefill = carry.steps < c.prefill_steps
+        action = jnp.where(prefill, random, action)
+        policy = ActCarry(policy.rssm, jnp.where(prefill, model_random, policy.prev_action))
+        obs, env_state, reward, terminated, truncated, info = jax.vmap(
+            env.step, in_axes=(0, 0, 0, None))(jax.random.split(env_key, e), carry.env_state,
+                                               to_env(action), env_params)
+        done = terminated | truncated
+        zeros_a = jnp.zeros((e, action_dim), jnp.float32)
+        arrive = row(info["final_observation"], policy.prev_action, reward,
+                     jnp.zeros((e,), bool), terminated)
+        restart = row(obs, zeros_a, jnp.zeros((e,)), jnp.ones((e,), bool), jnp.zeros((e,), bool))
+        replay = sequence_buffer.add(carry.replay, arrive, restart, done)
+        metrics = {"reward": reward.astype(jnp.float32), "done": done, "terminated": terminated}
+        carry = carry.replace(replay=replay, env_state=env_state, obs=obs, policy=policy,
+                              is_first=done, steps=carry.steps + 1, key=key)
+        return carry, metrics
+
+    def update_step(carry: DreamerCarry, _):
+        key, sample_key, update_key = jax.random.split(carry.key, 3)
+        batch = sequence_buffer.sample(carry.replay, sample_key, c.batch_size, c.sequence_length)
+        batch = batch._replace(is_first=batch.is_first.at[:, 0].set(True))
+        new_agent, metrics = agent.update(carry.agent, batch, update_key)
+        ready = carry.steps >= c.prefill_steps
+        new_agent = jax.tree.map(lambda n, o: jnp.where(ready, n, o), new_agent, carry.agent)
+        return carry.replace(agent=new_agent, key=key), metrics
+
+    def step(carry: DreamerCarry, hparams=None):
+        del hparams
+        carry, env_metrics = jax.lax.scan(env_step, carry, None, length=c.env_steps_per_iteration)
+        carry, update_metrics = jax.lax.scan(update_step, carry, None,
+                                             length=c.updates_per_iteration)
+        ready = carry.steps >= c.prefill_steps
+        losses = {k: jnp.broadcast_to(jnp.where(ready, v.mean(), jnp.nan),
+                                      (c.env_steps_per_iteration,))
+                  for k, v in update_metrics.items()}
+        return carry, {**env_metrics, **losses}
+
+    def evaluate(carry: DreamerCarry, hparams, key):
+        """Greedy episodes on `eval_episodes` fresh envs for `eval_max_steps` steps:
+        `{"return": [eval_episodes], "length": [eval_episodes]}`."""
+        del hparams
+        n = c.eval_episodes
+        reset_key, run_key = jax.random.split(key)
+        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(reset_key, n),
+                                                                env_params)
+
+        def one(state, step_key):
+            obs, env_state, policy, first, total, length, ended = state
+            act_key, env_key = jax.random.split(step_key)
+            policy, action = jax.vmap(agent.act, in_axes=(None, 0, 0, 0, 0, None))(
+                carry.agent, policy, obs, first, jax.random.split(act_key, n), True)
+            obs, env_state, reward, term, trunc, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(env_key, n), env_state, to_env(action), env_params)
+            total = total + jnp.where(ended, 0.0, reward.astype(jnp.float32))
+            length = length + (~ended).astype(jnp.int32)
+            return (obs, env_state, policy, term | trunc, total, length,
+                    ended | term | trunc), None
+
+        init_state = (obs, env_state, agent.initial_carry((n,)), jnp.ones((n,), bool),
+                      jnp.zeros((n,), jnp.float32), jnp.zeros((n,), jnp.int32),
+                      jnp.zeros((n,), bool))
+        final, _ = jax.lax.scan(one, init_state, jax.random.split(run_key, c.eval_max_steps))
+        return {"return": final[4], "length": final[5]}
+
+    return Trainer(init=init, step=step, result=lambda carry: carry.agent,
+                   num_iterations=c.num_iterations, default_hparams=None,
+                   env_steps_per_iteration=c.env_steps_per_iteration, evaluate=evaluate)
+
+
+def make_train(config: DreamerConfig, env, env_params):
+    """`train(key) -> (DreamerState, metrics)`: the whole run as one `lax.scan`. metrics:
+    "reward", "done", "terminated" `[total_steps, num_envs]`; losses `[total_steps]` (the mean of
+    the iteration's updates, NaN before updates begin)."""
+    return make_train_fn(make_trainer(config, env, env_params))
+
+
+__all__ = ["DreamerCarry", "action_spec", "make_train", "make_trainer"]

@@ -1,0 +1,135 @@
+"""DreamerV3 learning curves: greedy evaluation return against env steps, several seeds vmapped.
+
+    python scripts/dreamer_results.py --env CartPole-v1 --seeds 3 --steps 50000 --preset cpu
+    python scripts/dreamer_results.py --env CartPole-v1 Pendulum-v1 --seeds 5 --preset gpu --out DIR
+
+Every `--eval-every` env steps the current agents act greedily on fresh envs
+(`Trainer.evaluate`, `eval_episodes` each); the script prints and saves the mean and spread over
+seeds, the wall-clock and the updates per env step. Results go to `--out` (default
+`scripts/results/dreamer_runs/`, git-ignored); `--write-results` writes them to `scripts/results/`.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from mbrl_jax import envs
+from mbrl_jax.core.loop import scan_steps
+from mbrl_jax.dreamer import DreamerConfig, make_trainer
+
+PRESETS = {
+    # Small enough for a shared 2-core CPU.
+    "cpu": dict(deter_size=128, hidden_size=128, num_layers=2, stoch_groups=16, stoch_classes=16,
+                batch_size=16, sequence_length=32, train_ratio=32.0,
+                env_steps_per_iteration=16, prefill_steps=1024),
+    # The sizes the brief suggests, with a train ratio closer to DreamerV3's.
+    "gpu": dict(deter_size=256, hidden_size=256, num_layers=2, stoch_groups=16, stoch_classes=16,
+                batch_size=16, sequence_length=64, train_ratio=128.0,
+                env_steps_per_iteration=16, prefill_steps=1024),
+}
+ENV_OVERRIDES = {"Pendulum-v1": dict(eval_max_steps=200),
+                 "Breakout-MinAtar": dict(eval_max_steps=1000)}
+HERE = Path(__file__).resolve().parent
+
+
+def run(env_id, seeds, steps, preset, eval_every, seed=0, log=print, partial=None):
+    """Train `seeds` seeds of `env_id`; `partial(result)` is called after every evaluation."""
+    config = DreamerConfig(total_steps=steps, **PRESETS[preset], **ENV_OVERRIDES.get(env_id, {}))
+    env, env_params = envs.make(env_id)
+    trainer = make_trainer(config, env, env_params)
+    per_chunk = max(1, eval_every // config.env_steps_per_iteration)
+    init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
+    chunk = jax.jit(jax.vmap(lambda c: scan_steps(trainer, c, None, per_chunk)))
+    evaluate = jax.jit(jax.vmap(trainer.evaluate, in_axes=(0, None, 0)))
+    keys = jax.random.split(jax.random.key(seed), seeds)
+    start = time.perf_counter()
+    carry = init(keys, None)
+    curve, done_steps = [], 0
+    eval_keys = jax.random.split(jax.random.key(seed + 1), seeds)
+    while done_steps < steps:
+        carry, metrics = chunk(carry)
+        done_steps += per_chunk * config.env_steps_per_iteration
+        eval_keys = jax.vmap(lambda k: jax.random.split(k)[0])(eval_keys)
+        returns = np.asarray(evaluate(carry, None, eval_keys)["return"]).mean(-1)  # [seeds]
+        curve.append(returns)
+        log(f"{env_id} {done_steps:>6} steps  eval return mean {returns.mean():8.1f}  "
+            f"min {returns.min():8.1f}  max {returns.max():8.1f}  "
+            f"model loss {np.nanmean(np.asarray(metrics['model_loss'])):.3f}  "
+            f"{time.perf_counter() - start:.0f}s")
+        if partial is not None:
+            partial(_summary(env_id, preset, seeds, done_steps, per_chunk, config, curve, start))
+    return _summary(env_id, preset, seeds, done_steps, per_chunk, config, curve, start)
+
+
+def _summary(env_id, preset, seeds, steps, per_chunk, config, curve, start):
+    wall = time.perf_counter() - start
+    curve = np.stack(curve, 1)                                    # [seeds, points]
+    return {
+        "env": env_id, "preset": preset, "seeds": seeds, "env_steps": steps,
+        "steps": [(i + 1) * per_chunk * config.env_steps_per_iteration
+                  for i in range(curve.shape[1])],
+        "eval_return": curve.tolist(), "mean": curve.mean(0).tolist(),
+        "std": curve.std(0).tolist(), "final_mean": float(curve[:, -1].mean()),
+        "final_std": float(curve[:, -1].std()),
+        "best_mean": float(curve.mean(0).max()),
+        "updates_per_env_step": config.updates_per_env_step,
+        "train_ratio": config.train_ratio, "wall_seconds_incl_compile": wall,
+        "backend": jax.default_backend(), "device": str(jax.devices()[0]),
+        "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+    }
+
+
+def plot(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.5), squeeze=False)
+    for ax, r in zip(axes[0], results, strict=True):
+        steps, curve = np.array(r["steps"]), np.array(r["eval_return"])
+        for row in curve:
+            ax.plot(steps, row, color="C0", alpha=0.25, lw=0.8)
+        ax.plot(steps, curve.mean(0), color="C0", lw=2, label=f"mean of {r['seeds']} seeds")
+        ax.set(title=f"DreamerV3 (ours), {r['env']}", xlabel="env steps",
+               ylabel="greedy eval return")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", nargs="+", default=["CartPole-v1"])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=50_000)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--eval-every", type=int, default=2000,
+                        help="env steps between evaluations (rounded down to whole iterations; "
+                             "the run ends at the first evaluation at or past --steps)")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--write-results", action="store_true")
+    args = parser.parse_args(argv)
+    out = args.out or (HERE / "results" if args.write_results else HERE / "results/dreamer_runs")
+    out.mkdir(parents=True, exist_ok=True)
+    name = "dreamer_" + "_".join(e.split("-")[0].lower() for e in args.env) + f"_{args.preset}"
+    results = []
+    for env_id in args.env:
+        def partial(r, done=tuple(results)):
+            (out / f"{name}.partial.json").write_text(json.dumps([*done, r], default=float))
+        results.append(run(env_id, args.seeds, args.steps, args.preset, args.eval_every,
+                           partial=partial))
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+    plot(results, out / f"{name}.png")
+    for r in results:
+        print(f"{r['env']}: final greedy return {r['final_mean']:.1f} ± {r['final_std']:.1f} "
+              f"(std over {r['seeds']} seeds) after {r['env_steps']} env steps; best mean "
+              f"{r['best_mean']:.1f}; {r['updates_per_env_step']:.4f} updates per env step; "
+              f"{r['wall_seconds_incl_compile']:.0f} s")
+    print("wrote", out / f"{name}.json")
+
+
+if __name__ == "__main__":
+    main()
