@@ -28,9 +28,9 @@ def tabular_spec(env, env_params) -> TabularSpec:
     Accepts a `Discrete` observation space (row = observation) or a bounded `Box` whose bounds are
     finite whole numbers, whatever its dtype (gymnax grid worlds such as FourRooms-misc type
     integer coordinates as float32): row = the flat index of the (rounded) observation vector
-    within its bounds. For a float Box, a short random-action probe (64 steps, jitted) must see
-    only whole numbers: bandits and mazes whose observations hold a reward or a time fraction
-    within integral bounds are continuous. Actions must be `Discrete`.
+    within its bounds. A short random-action probe (64 steps, jitted) must see only whole numbers
+    within the bounds: bandits whose observations hold a reward or a time fraction within
+    whole-number bounds are continuous. Actions must be `Discrete`.
 
     Raises:
       NotTabularError: unbounded or non-integral bounds (continuous observations), too many
@@ -60,9 +60,10 @@ def tabular_spec(env, env_params) -> TabularSpec:
             )
         if not _observations_integral(env, env_params, obs_space):
             raise NotTabularError(
-                f"{name} observes non-integral values within whole-number bounds ({obs_space!r}):"
-                " continuous observations cannot index a table")
-        strides = np.cumprod(np.concatenate([sizes[1:][::-1], [1]]))[::-1].astype(np.int32)
+                f"{name} observes non-integral values, or values outside its bounds, in a Box "
+                f"with whole-number bounds ({obs_space!r}): they cannot index a table")
+        # row-major: the last dim varies fastest, stride of dim i = prod(sizes[i + 1:])
+        strides = np.cumprod(np.concatenate([[1], sizes[1:][::-1]]))[::-1].astype(np.int32)
         low_flat, strides = jnp.asarray(low.reshape(-1), jnp.int32), jnp.asarray(strides)
 
         def obs_to_row(obs):
@@ -81,10 +82,8 @@ _PROBE_STEPS = 64
 
 
 def _observations_integral(env, env_params, box: spaces.Box) -> bool:
-    """Integer dtypes: True. Float Boxes: whether a random-action run of `_PROBE_STEPS` steps
-    (auto-resets included) observes only whole numbers."""
-    if jnp.issubdtype(box.dtype, jnp.integer):
-        return True
+    """Whether a random-action run of `_PROBE_STEPS` steps (auto-resets included) observes only
+    whole numbers within the bounds (some gymnax envs declare bounds their observations leave)."""
     num_actions = int(env.action_space(env_params).n)
 
     @jax.jit
@@ -99,7 +98,8 @@ def _observations_integral(env, env_params, box: spaces.Box) -> bool:
             return (obs, state), obs
 
         _, seen = jax.lax.scan(step, (obs, state), jax.random.split(key, _PROBE_STEPS))
-        return jnp.all(jnp.concatenate([obs[None], seen]) % 1 == 0)
+        seen = jnp.concatenate([obs[None], seen])
+        return jnp.all((seen % 1 == 0) & (seen >= box.low) & (seen <= box.high))
 
     return bool(probe(jax.random.key(0)))
 
