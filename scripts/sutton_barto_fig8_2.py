@@ -5,8 +5,8 @@ n = 0, 5, 50 planning steps, 30 seeds, alpha 0.1, gamma 0.95, epsilon 0.1, Q0 = 
 
 The book reports about 25 / 5 / 3 episodes to reach (epsilon-)optimal behaviour. We measure the
 first episode from which the seed-mean steps per episode stays within 20% of the plateau (the
-mean over episodes 41-50 for n = 50; the shortest path is 14). Writes fig8_2.* into scripts/runs/ (git-ignored), or the committed
-scripts/results/ with --write-results.
+mean over episodes 41-50 for n = 50; the shortest path is 14). Writes fig8_2.* into
+scripts/runs/ (git-ignored), or the committed scripts/results/ with --write-results.
 """
 
 import argparse
