@@ -207,3 +207,17 @@ def test_act_breaks_ties_at_random_and_is_greedy_otherwise():
     explore = jax.vmap(lambda k: dyna.act(jnp.array([0.0, 5.0, 0.0, 0.0]), 0.2, k))(keys)
     counts = np.bincount(np.asarray(explore), minlength=4) / 4000
     np.testing.assert_allclose(counts, [0.05, 0.85, 0.05, 0.05], atol=0.03)
+
+
+def test_planning_stops_bootstrapping_at_modelled_termination():
+    # (0, 0) -> 1 terminated, (0, 1) -> 1 not. With Q(1, .) = 2 (as after q_init = 2), a planned
+    # update of (0, 0) targets r = 1 exactly; of (0, 1), r + gamma * 2 = 0 + 0.9 * 2 = 1.8.
+    config = dyna.DynaConfig(planning_steps=2, alpha=ALPHA, gamma=GAMMA)
+    model = dyna.agent.init_model(2, 2)
+    model = dyna.update_model(model, 0, 0, jnp.float32(1.0), 1, jnp.bool_(True), 1)
+    model = dyna.update_model(model, 0, 1, jnp.float32(0.0), 1, jnp.bool_(False), 2)
+    batch = dyna.planning_batch(model, jnp.array([0, 0]), jnp.array([0, 1]), 2,
+                                config.hparams(), config)
+    np.testing.assert_allclose(batch.discount_t, [0.0, GAMMA])
+    q = dyna.plan(jnp.full((2, 2), 2.0), batch, 1.0)  # alpha 1: Q becomes the target
+    np.testing.assert_allclose(q[0], [1.0, 1.8], rtol=1e-6)
