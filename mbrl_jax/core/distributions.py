@@ -1,5 +1,6 @@
-"""Action distributions. The one module that imports distrax (see REFERENCES.md: a bad
-tfp-nightly has broken `import distrax` before; keeping it here makes that a one-line fix)."""
+"""Action distributions. The one module that imports distrax: distrax 0.1.x depends on an
+unpinned `tfp-nightly`, and a nightly incompatible with the installed JAX has broken
+`import distrax` before; keeping the import here makes that a one-line fix."""
 
 import distrax
 import jax

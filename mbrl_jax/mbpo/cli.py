@@ -59,6 +59,13 @@ def _build(args, env, env_params):
     return make_trainer(config, env, env_params), config
 
 
+def _check_env(env, env_params) -> None:
+    """Continuous actions with finite bounds (raises ConfigError otherwise)."""
+    from mbrl_jax.sac.train import action_bounds
+
+    action_bounds(env, env_params)
+
+
 def _label(args) -> str:
     return f"mbpo, G={args.updates}, M={args.rollouts}"
 
@@ -69,5 +76,6 @@ SPECS = (
                   test_args=("--env", "Pendulum-v1", "--steps", "20", "--retrain-every", "10",
                              "--warmup", "10", "--rollouts", "8", "--updates", "1",
                              "--model-hidden", "8", "--model-layers", "1", "--model-epochs",
-                             "2", "--sac-hidden", "8", "--batch", "8")),
+                             "2", "--sac-hidden", "8", "--batch", "8"),
+                  check_env=_check_env),
 )

@@ -43,6 +43,13 @@ def _build(args, env, env_params):
     return make_trainer(config, env, env_params), config
 
 
+def _check_env(env, env_params) -> None:
+    """Continuous actions with finite bounds (raises ConfigError otherwise)."""
+    from mbrl_jax.sac.train import action_bounds
+
+    action_bounds(env, env_params)
+
+
 def _label(args) -> str:
     return f"sac, G={args.updates_per_step}, {'x'.join(map(str, args.hidden))}"
 
@@ -51,5 +58,6 @@ SPECS = (
     AlgorithmSpec("sac", "soft actor-critic on continuous-action envs (--steps: per env)", _add,
                   _build, default_env="Pendulum-v1", default_steps=10_000, label=_label,
                   test_args=("--env", "Pendulum-v1", "--steps", "40", "--hidden", "8",
-                             "--batch-size", "8", "--warmup", "20", "--num-envs", "2")),
+                             "--batch-size", "8", "--warmup", "20", "--num-envs", "2"),
+                  check_env=_check_env),
 )
