@@ -67,8 +67,13 @@ class RunOutcome(NamedTuple):
     estimate: memory.MemoryEstimate
 
 
+def _primary() -> bool:
+    """Only process 0 of a multi-host run writes logs (checkpoints are written by all)."""
+    return jax.process_index() == 0
+
+
 def _truncate_jsonl(path: Path, step: int) -> list[dict]:
-    if not path.exists():
+    if not path.exists() or not _primary():
         return []
     records = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
     records = [r for r in records if r["step"] <= step]
@@ -77,6 +82,8 @@ def _truncate_jsonl(path: Path, step: int) -> list[dict]:
 
 
 def _append_jsonl(path: Path, records: list[dict]) -> None:
+    if not _primary():
+        return
     with path.open("a") as f:
         f.writelines(json.dumps(r) + "\n" for r in records)
 
@@ -189,6 +196,8 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
                disable=not settings.progress, desc=settings.meta.get("desc", "run"))
 
     def status(value: str, env_steps: int, **extra):
+        if not _primary():
+            return
         (out / "run.json").write_text(json.dumps({
             "status": value, "env_steps": env_steps, "total_env_steps": trainer.num_env_steps,
             "num_seeds": num_seeds, "wall_seconds": round(session_base + time.perf_counter()
@@ -254,9 +263,9 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
     metrics = {k: np.concatenate(v, axis=1) for k, v in kept.items()} if keep else None
     eval_metrics = {k: np.concatenate(v, axis=1) for k, v in evals.items()}
     steps = np.concatenate(eval_steps) if eval_steps else np.zeros(0, np.int64)
-    if metrics is not None:
+    if metrics is not None and _primary():
         np.savez_compressed(out / "metrics.npz", **metrics)
-    if eval_metrics:
+    if eval_metrics and _primary():
         np.savez_compressed(out / "eval.npz", steps=steps, **eval_metrics)
     return RunOutcome(state_status, result.state, metrics, eval_metrics, steps, env_steps,
                       result.compile_seconds, result.run_seconds, steps_per_s, est)
