@@ -5,8 +5,9 @@
 Each benchmark script (a file here with a `__main__` block) runs in its own process with
 `--quick`, and with `--out DIR/<name>` when it accepts `--out`; a script that fails (e.g. a
 missing optional baseline such as gymnasium or torch) or passes `--timeout` is recorded as such
-and the others still run. The table lists each benchmark's status, wall-clock and its headline
-lines (its JSON result when it writes one to DIR).
+and the others still run. Once `--budget` seconds have gone, the remaining ones are skipped
+(recorded), so `--quick` stays within about three minutes. The table lists each benchmark's
+status, wall-clock and its headline lines (its own table when it writes one to DIR).
 """
 
 import argparse
@@ -48,15 +49,22 @@ def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="each benchmark's --quick mode")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/local"))
-    parser.add_argument("--timeout", type=float, default=75.0,
+    parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds per benchmark before it is stopped")
+    parser.add_argument("--budget", type=float, default=170.0,
+                        help="seconds for all benchmarks; later ones are skipped")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     machine = describe_machine()
-    rows = []
+    rows, start = [], time.perf_counter()
     for script in benchmark_scripts():
+        left = args.budget - (time.perf_counter() - start)
+        if left < 5:
+            rows.append({"benchmark": script.stem, "status": "skipped (budget spent)",
+                         "wall_s": 0.0, "tail": []})
+            continue
         print(f"running {script.name} ...", flush=True)
-        rows.append(run_one(script, args.out, args.quick, args.timeout))
+        rows.append(run_one(script, args.out, args.quick, min(args.timeout, left)))
         print(f"  {rows[-1]['status']} in {rows[-1]['wall_s']} s", flush=True)
     (args.out / "run_all.json").write_text(json.dumps(
         {"machine": machine, "quick": args.quick, "date": time.strftime("%Y-%m-%d %H:%M"),

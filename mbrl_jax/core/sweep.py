@@ -81,8 +81,10 @@ def run_command(args) -> Path:
     from mbrl_jax.cli import CLIError, _eval_every
     from mbrl_jax.core import report, sharding
     from mbrl_jax.core.loop import Chunk, run_chunked
-    from mbrl_jax.core.run import chunk_return_per_seed, eval_records
+    from mbrl_jax.core.run import RunSettings, chunk_return_per_seed, eval_records, plan_memory
 
+    if args.distributed:
+        jax.distributed.initialize()
     if args.resume is not None:
         raise CLIError("sweep: --resume is not supported; rerun the sweep")
     if not args.grid:
@@ -144,9 +146,15 @@ def run_command(args) -> Path:
                     with (folder / "eval.jsonl").open("a") as f:
                         f.writelines(json.dumps(r) + "\n" for r in eval_records(evals))
 
-        result = run_chunked(trainer, keys, hparams, args.chunk_steps or
-                             max(100, trainer.num_env_steps // 20), on_chunk,
-                             eval_every=eval_every, devices=devices,
+        chunk_steps, keep, est = plan_memory(trainer, num * args.seeds, RunSettings(
+            out=out, meta={}, chunk_steps=args.chunk_steps, eval_every=eval_every,
+            devices=devices))
+        print(est.describe(len(devices or [None])), flush=True)
+        if not keep and not eval_every:
+            raise CLIError("sweep: per-step metrics of this grid do not fit in host memory; "
+                           "rank by evaluation instead (--eval-every STEPS)")
+        result = run_chunked(trainer, keys, hparams, chunk_steps, on_chunk,
+                             eval_every=eval_every, devices=devices, keep_metrics=keep,
                              check_finite_values=not args.no_check_finite)
         for i, (folder, point) in enumerate(zip(folders, hp_points, strict=True)):
             part = slice(i * args.seeds, (i + 1) * args.seeds)
@@ -167,7 +175,8 @@ def run_command(args) -> Path:
                 "env_steps_per_s": round(per_s, 1),
                 "note": "timings of the one program that ran every hyperparameter point"},
                 indent=2) + "\n")
-            np.savez_compressed(folder / "metrics.npz", **metrics)
+            if metrics:
+                np.savez_compressed(folder / "metrics.npz", **metrics)
             if evals:
                 np.savez_compressed(folder / "eval.npz", steps=result.eval_steps, **evals)
             final = final_return(report.per_stream(metrics), evals)

@@ -35,7 +35,8 @@ def _trainer(num_iterations=9, bad_step=None, bad_in="metric"):
         return (t + F, total + reward.sum(), key), {"reward": reward, "t": index}
 
     def evaluate(carry, hp, key):
-        return {"t": carry[0], "draw": jax.random.uniform(key, (2,))}
+        return {"t": carry[0], "draw": jax.random.uniform(key, (2,)),
+                "key": jax.random.key_data(key)}
 
     return Trainer(init=init, step=step, result=lambda c: c[:2], num_iterations=num_iterations,
                    default_hparams=jnp.float32(1.0), env_steps_per_iteration=F,
@@ -51,6 +52,11 @@ def test_evaluation_every_k_iterations_matches_single_program_and_leaves_trainin
     # evaluations after iterations 3, 6, 9: env steps 6, 12, 18
     np.testing.assert_array_equal(evals["t"], [[6, 12, 18]] * 2)
     assert len(np.unique(np.asarray(evals["draw"]))) == 12  # a fresh key each time and seed
+    # oracle: the evaluation stream is fold_in(seed key, constant), split once per evaluation
+    stream = jax.random.fold_in(keys[1], 0x65766C)
+    for i in range(3):
+        stream, expected = jax.random.split(stream)
+        np.testing.assert_array_equal(evals["key"][1, i], jax.random.key_data(expected))
     for chunk_steps in (2, 7, 100):  # chunks round to multiples of K iterations
         result = run_chunked(trainer, keys, chunk_steps=chunk_steps, eval_every=K)
         assert tree_equal(result.eval_metrics, evals) and tree_equal(result.metrics, metrics)
