@@ -3,8 +3,9 @@ algorithm (its registry `test_args` run, e.g. Dyna-Q for 300 steps on the Dyna m
 
 Reported per seed count: run seconds (median of --repeats, compile excluded), seeds/s and the
 speedup over running the seeds one by one. The one-by-one baseline is the same compiled program
-with one seed, called S times in a row: S x its median time (the fastest sequential loop a user
-could write with our code; it excludes the recompile a fresh process would need).
+with one seed, called S times in a row: S x its time, measured right before the S-seed run in
+every round (interleaved), the median ratio reported (the fastest sequential loop a user could
+write with our code; it excludes the recompile a fresh process would need).
 
     python benchmarks/seed_scaling.py --out DIR [--quick]   # DIR/seed_scaling.{json,md}
 """
@@ -37,34 +38,48 @@ def build(name: str):
     return trainer
 
 
-def time_run(fn, keys, repeats: int):
+def compile_run(fn, keys):
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(keys).compile()
     compile_s = time.perf_counter() - t0
     jax.block_until_ready(compiled(keys))  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(compiled(keys))
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), times, compile_s
+    return compiled, compile_s
+
+
+def timed(compiled, keys) -> float:
+    t0 = time.perf_counter()
+    jax.block_until_ready(compiled(keys))
+    return time.perf_counter() - t0
 
 
 def bench(name: str, counts, repeats: int) -> dict:
+    """Rounds interleave every seed count with the 1-seed program, so a load change hits all;
+    each round's speedup is S x (1-seed time of that round) / (S-seed time of that round)."""
     trainer = build(name)
     train = jax.vmap(make_train_fn(trainer))
-    rows, single = [], None
-    for seeds in counts:
+    programs = {}
+    for seeds in sorted({1, *counts}):
         keys = jax.random.split(jax.random.key(0), seeds)
-        median, times, compile_s = time_run(train, keys, repeats)
-        if seeds == 1:
-            single = median
-        rows.append({"seeds": seeds, "run_s": median, "run_s_all": times,
-                     "compile_s": compile_s, "seeds_per_s": seeds / median,
-                     "speedup_vs_one_by_one": seeds * single / median})
+        programs[seeds] = (*compile_run(train, keys), keys)
+    times = {seeds: [] for seeds in programs}
+    speedups = {seeds: [] for seeds in programs}
+    for _ in range(repeats):
+        for seeds, (compiled, _, keys) in programs.items():
+            single = timed(programs[1][0], programs[1][2])
+            t = timed(compiled, keys)
+            times[seeds].append(t)
+            speedups[seeds].append(seeds * single / t)
+    rows = []
+    for seeds in counts:
+        median = statistics.median(times[seeds])
+        speedup = statistics.median(speedups[seeds])
+        rows.append({"seeds": seeds, "run_s": median, "run_s_all": times[seeds],
+                     "compile_s": programs[seeds][1], "seeds_per_s": seeds / median,
+                     "speedup_vs_one_by_one": speedup,
+                     "speedup_all": speedups[seeds]})
         print(f"{name:10s} {seeds:4d} seeds: {median * 1e3:9.2f} ms  {seeds / median:10.1f} "
-              f"seeds/s  x{seeds * single / median:7.1f} vs one by one  "
-              f"(compile {compile_s:.1f} s)", flush=True)
+              f"seeds/s  x{speedup:7.1f} vs one by one  (compile {programs[seeds][1]:.1f} s)",
+              flush=True)
     return {"env_steps_per_seed": trainer.num_env_steps, "rows": rows}
 
 
@@ -73,8 +88,9 @@ def markdown(result: dict) -> str:
     lines = ["# Seed scaling: one compiled run of S seeds", "",
              f"Machine: {m['cpu']}, {m['cores']} cores; jax {m.get('jax')} on "
              f"{m.get('jax_backend')} ({', '.join(m.get('jax_devices', []))}); {result['date']}. "
-             f"Median of {result['repeats']} runs, compile excluded. Speedup: over running the "
-             "seeds one by one with the 1-seed program.", "",
+             f"Median of {result['repeats']} interleaved rounds, compile excluded. Speedup: over "
+             "running the seeds one by one with the 1-seed program (median of per-round "
+             "ratios).", "",
              "| algorithm | env steps/seed | seeds | run (ms) | seeds/s | speedup vs one by one |",
              "|---|---:|---:|---:|---:|---:|"]
     for name, r in result["algorithms"].items():

@@ -116,3 +116,19 @@ def test_plot_and_compare_read_run_folders(sweep_dir, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["compare", str(tmp_path)])
     assert info.value.code == 2
+
+
+def test_grid_hparams_lays_points_out_point_major():
+    from mbrl_jax.core.sweep import grid_hparams
+    from mbrl_jax.dyna import DynaConfig
+
+    base = DynaConfig(gamma=0.9).hparams()
+    hp, points = grid_hparams(base, {"alpha": [0.1, 0.5], "epsilon": [0.0, 0.2]}, num_seeds=2)
+    assert points == [{"alpha": 0.1, "epsilon": 0.0}, {"alpha": 0.1, "epsilon": 0.2},
+                      {"alpha": 0.5, "epsilon": 0.0}, {"alpha": 0.5, "epsilon": 0.2}]
+    np.testing.assert_allclose(hp.alpha, [0.1, 0.1, 0.1, 0.1, 0.5, 0.5, 0.5, 0.5])
+    np.testing.assert_allclose(hp.epsilon, [0, 0, 0.2, 0.2, 0, 0, 0.2, 0.2])
+    np.testing.assert_allclose(hp.gamma, [0.9] * 8)
+    assert hp.alpha.dtype == np.float32
+    with pytest.raises(ValueError, match="planning"):
+        grid_hparams(base, {"planning": [1]}, 2)

@@ -57,6 +57,31 @@ def _hparam_fields(hparams) -> set[str]:
         else set()
 
 
+def grid_hparams(default_hparams, grid: dict[str, list], num_seeds: int):
+    """A sweep of a hyperparameter pytree for `run_chunked`: every combination of `grid` values.
+
+    Returns `(hparams, points)`: `hparams` has each leaf `[len(points) * num_seeds]` (point-major:
+    rows `i * num_seeds ... (i + 1) * num_seeds - 1` are point i), `points` the list of dicts of
+    values. Pair it with `jnp.tile(keys, len(points))` so every point sees the same seeds:
+
+        hp, points = grid_hparams(trainer.default_hparams, {"alpha": [0.1, 0.5]}, 8)
+        result = run_chunked(trainer, jnp.tile(keys, len(points)), hp)
+    """
+    import jax
+    import jax.numpy as jnp
+
+    unknown = set(grid) - _hparam_fields(default_hparams)
+    if unknown:
+        raise ValueError(f"not fields of {type(default_hparams).__name__}: {sorted(unknown)}")
+    points = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
+    size = len(points) * num_seeds
+    hparams = dataclasses.replace(default_hparams, **{
+        name: jnp.repeat(jnp.asarray([p[name] for p in points],
+                                     jnp.asarray(getattr(default_hparams, name)).dtype),
+                         num_seeds) for name in grid})
+    return jax.tree.map(lambda x: jnp.broadcast_to(x, (size,)), hparams), points
+
+
 def _point_name(point: dict) -> str:
     return "-".join(f"{k}={v}" for k, v in point.items()) or "default"
 
@@ -104,20 +129,13 @@ def run_command(args) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     devices = sharding.resolve_devices(args.devices)
     seed_keys = jax.random.split(jax.random.key(args.seed), args.seeds)
-    hp_points = [dict(zip(swept, combo, strict=True))
-                 for combo in itertools.product(*swept.values())]
     summary = []
     for static_combo in itertools.product(*static.values()):
         static_point = dict(zip(static, static_combo, strict=True))
         point_args = argparse.Namespace(**{**vars(args), **static_point})
         trainer, config = spec.build(point_args, env, env_params)  # validates each value
-        base = trainer.default_hparams
+        hparams, hp_points = grid_hparams(trainer.default_hparams, swept, args.seeds)
         num = len(hp_points)
-        hparams = dataclasses.replace(base, **{
-            name: jnp.repeat(jnp.asarray([p[name] for p in hp_points], base_leaf.dtype),
-                             args.seeds)
-            for name, base_leaf in ((n, getattr(base, n)) for n in swept)})
-        hparams = jax.tree.map(lambda x, n=num: jnp.broadcast_to(x, (n * args.seeds,)), hparams)
         if hasattr(hparams, "validate"):
             hparams.validate()
         keys = jnp.tile(seed_keys, num)  # the same seeds for every grid point
@@ -205,4 +223,4 @@ def format_summary(summary: list[dict], seeds: int) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["final_return", "format_summary", "run_command"]
+__all__ = ["final_return", "format_summary", "grid_hparams", "run_command"]
