@@ -28,6 +28,9 @@ class AlgorithmSpec(NamedTuple):
     label: `args -> str`, the legend label of the run's learning curve.
     test_args: CLI arguments after `train NAME` for a run of a few seconds on the CPU (tiny
       networks, few steps); tests parametrised over the registry use them.
+    check_env: `(env, env_params) -> None`, the algorithm's own check that it can train on an env
+      (the same one `build` runs), raising an env error (e.g. `NotTabularError`) or `ConfigError`
+      otherwise; `mbrl-jax envs` lists, for each env id, the algorithms whose check passes.
     """
 
     name: str
@@ -38,6 +41,7 @@ class AlgorithmSpec(NamedTuple):
     default_steps: int
     label: Callable[[argparse.Namespace], str]
     test_args: tuple[str, ...] = ()
+    check_env: Callable[[Any, Any], None] | None = None
 
 
 _SPEC_MODULES = (

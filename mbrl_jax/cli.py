@@ -12,6 +12,7 @@ import argparse
 import ast
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,10 +27,17 @@ class CLIError(Exception):
 
 
 def _positive_int(text: str) -> int:
+    """A positive whole number; `20000`, `20_000` and `2e4` are the same."""
     try:
-        value = int(float(text)) if "e" in text.lower() else int(text)  # 1e6 is accepted
-    except (ValueError, OverflowError):
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        value = int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            number = float("nan")
+        if not number.is_integer():
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        value = int(number)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
@@ -45,6 +53,44 @@ def _env_kw(text: str) -> tuple[str, object]:
     except (ValueError, SyntaxError):
         value = raw  # a plain string such as map_name=8x8
     return key, value
+
+
+def _prepare_out(out: Path) -> Path:
+    """Create the output folder, or raise CLIError saying why it cannot be used."""
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} is an existing file; give a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise CLIError(f"--out {out} cannot be written: {err.strerror or err}") from None
+    return out
+
+
+def _env_table() -> str:
+    """Every env id with the algorithms that accept it, from each algorithm's own env check."""
+    specs = registry()
+    rows = []
+    for env_id in envs.registered_envs():
+        try:
+            env, env_params = envs.make(env_id)
+        except Exception as err:  # noqa: BLE001 - e.g. a dataset download that is not possible
+            rows.append((env_id, f"(cannot be built here: {type(err).__name__})"))
+            continue
+        accepted = []
+        for spec in specs.values():
+            try:
+                if spec.check_env is not None:
+                    spec.check_env(env, env_params)
+                accepted.append(spec.name)
+            except (ConfigError, ValueError, TypeError):
+                pass
+        rows.append((env_id, ", ".join(accepted) or "-"))
+    width = max(len(r[0]) for r in rows)
+    return "\n".join([f"{'env id':<{width}}  algorithms that accept it"]
+                     + [f"{env_id:<{width}}  {algos}" for env_id, algos in rows])
 
 
 def _add_run_options(parser: argparse.ArgumentParser, spec) -> None:
@@ -94,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True,
                                 metavar="{train,sweep,plot,compare,envs}")
 
-    sub.add_parser("envs", help="list the environment ids that --env accepts")
+    sub.add_parser("envs", help="list the environment ids that --env accepts, and which "
+                                "algorithms can train on each")
 
     train = sub.add_parser(
         "train", help="train an agent for many seeds at once and write curves and metrics",
@@ -164,14 +211,14 @@ def _train(args) -> Path:
     if args.resume is not None:
         if args.out is not None and args.out != args.resume:
             raise CLIError("--resume writes into RUN_DIR; leave out --out")
-        out = args.resume
+        out = _prepare_out(args.resume)
         try:
             saved = Checkpointer(out / "checkpoints").read_meta()
         except FileNotFoundError:
             raise CLIError(f"--resume: no checkpoint in {out / 'checkpoints'}") from None
     else:
-        out = args.out or Path("runs") / (f"{args.algorithm}-{args.env}-"
-                                          f"{time.strftime('%Y%m%d-%H%M%S')}")
+        out = _prepare_out(args.out or Path("runs") / (f"{args.algorithm}-{args.env}-"
+                                                       f"{time.strftime('%Y%m%d-%H%M%S')}"))
     eval_every = _eval_every(args, trainer, saved)
     meta = {"algorithm": args.algorithm, "env": args.env, "env_kwargs": env_kwargs,
             "seeds": args.seeds, "seed": args.seed, "steps": trainer.num_env_steps,
@@ -180,7 +227,6 @@ def _train(args) -> Path:
     if saved is not None:
         expect = {**_resume_expectation(args, spec, env, env_params, saved),
                   "eval_every": eval_every}
-    out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({
         **meta, "label": spec.label(args), "jax": jax.__version__,
         "backend": jax.default_backend()}, indent=2) + "\n")
@@ -203,6 +249,8 @@ def _train(args) -> Path:
             out / "learning_curve.png", spec.label(args), reward, done,
             args.smooth, title=f"{args.algorithm} on {args.env}")
         print(report.format_table(report.summary_rows(reward, done), reward.shape[0]))
+        if note := report.episode_note(done):
+            print(note)
         print(f"learning curve: {png}")
     if outcome.eval_steps.size and "return" in outcome.eval_metrics:
         final = outcome.eval_metrics["return"][:, -1].reshape(args.seeds, -1).mean(axis=1)
@@ -221,15 +269,14 @@ def _train(args) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "envs":
-        print("\n".join(envs.registered_envs()))
-        return 0
     from mbrl_jax.core import compare, sweep
     from mbrl_jax.core.checkpoint import CheckpointMismatchError
     from mbrl_jax.core.run import RunError
 
     commands = {"train": _train, "sweep": sweep.run_command, "plot": compare.plot_command,
-                "compare": compare.compare_command}
+                "compare": compare.compare_command,
+                "envs": lambda args: print(_env_table(), flush=True)}
+    status = None
     try:
         status = commands[args.command](args)
     except (ConfigError, envs.NotTabularError, envs.UnknownEnvError, CLIError,
@@ -237,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"mbrl-jax: error: {err}\n")
     except RunError as err:
         parser.exit(1, f"mbrl-jax: error: {err}\n")
+    except BrokenPipeError:  # e.g. `mbrl-jax envs | head`: the reader left, nothing to report
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # stop Python's flush at exit from failing again
     return 130 if args.command == "train" and _interrupted(status) else 0
 
 

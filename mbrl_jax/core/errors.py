@@ -11,3 +11,16 @@ class ConfigError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class InputError(ValueError):
+    """An argument of a public function has the wrong shape or contents (a 4-dim observation for
+    a model built with obs_dim=3, an action index out of range, an empty or non-finite dataset).
+
+    Attributes:
+      argument: the offending argument, e.g. "obs" or "dataset.action".
+    """
+
+    def __init__(self, argument: str, message: str):
+        super().__init__(f"{argument}: {message}")
+        self.argument = argument

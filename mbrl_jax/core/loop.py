@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mbrl_jax.core import validation
 from mbrl_jax.core.finite import check_finite
 from mbrl_jax.core.sharding import SeedSharding, to_host
 
@@ -52,6 +53,9 @@ class Trainer(NamedTuple):
     evaluate: optional `(carry, hparams, key) -> metrics`: the current policy acting greedily or
       deterministically on fresh eval envs (see `core.evaluation.evaluate_policy`), e.g.
       `{"return": [num_episodes]}`; pure, called by the driver between iterations.
+    check_hparams: optional `hparams -> None` raising `ConfigError` on values out of range (every
+      value of a sweep). `run_chunked` always calls it; `train` calls it when the hparams it gets
+      are concrete (not traced by a user's `jit`/`vmap`, where values cannot be read).
     """
 
     init: Callable[[jax.Array, HParams], Carry]
@@ -61,6 +65,7 @@ class Trainer(NamedTuple):
     default_hparams: HParams
     env_steps_per_iteration: int = 1
     evaluate: Callable[[Carry, HParams, jax.Array], Metrics] | None = None
+    check_hparams: Callable[[HParams], Any] | None = None
 
     @property
     def num_env_steps(self) -> int:
@@ -143,12 +148,17 @@ def make_train_fn(trainer: Trainer, eval_every: int | None = None) -> Callable[.
 
     Pure and jit/vmap-able: `jax.jit(jax.vmap(train))(jax.random.split(key, 64))`. With
     `eval_every=K` (iterations) it returns `(final_state, metrics, eval_metrics)`, evaluating
-    after every K iterations.
+    after every K iterations. Hyperparameters passed concretely are checked
+    (`trainer.check_hparams`); traced ones are not (check a sweep before vmapping over it, e.g.
+    `DynaHParams.validate()`).
     """
     _check_eval_every(trainer, eval_every)
 
     def train(key: jax.Array, hparams: HParams = None):
-        hparams = trainer.default_hparams if hparams is None else hparams
+        if hparams is None:
+            hparams = trainer.default_hparams
+        else:
+            _check_concrete_hparams(trainer, hparams)
         state = init_run_state(trainer, key, hparams)
         state, metrics, evaluation = run_iterations(trainer, state, hparams,
                                                     trainer.num_iterations, eval_every)
@@ -157,6 +167,11 @@ def make_train_fn(trainer: Trainer, eval_every: int | None = None) -> Callable[.
         return trainer.result(state.carry), metrics
 
     return train
+
+
+def _check_concrete_hparams(trainer: Trainer, hparams: HParams) -> None:
+    if trainer.check_hparams is not None and validation.is_concrete(hparams):
+        trainer.check_hparams(hparams)
 
 
 def _hparam_axes(hparams: HParams, num_seeds: int):
@@ -253,6 +268,7 @@ def run_chunked(
     chunk_iterations = chunk_iterations_for(trainer, chunk_steps, eval_every)
     num_seeds = keys.shape[0]
     hparams = trainer.default_hparams if hparams is None else hparams
+    _check_concrete_hparams(trainer, hparams)
     hp_axes = _hparam_axes(hparams, num_seeds)
     place = SeedSharding(devices, num_seeds)
     hparams = place.put(hparams, batched=hp_axes == 0)

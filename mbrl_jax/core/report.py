@@ -1,6 +1,8 @@
-"""Run outputs shared by the CLI and scripts: per-chunk JSON lines, curves, a summary table."""
+"""Run outputs shared by the CLI and scripts: per-chunk JSON lines, curves, a summary table, and
+a progress bar whose time estimate leaves compilation out."""
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -50,14 +52,51 @@ def learning_curves(reward: np.ndarray, done: np.ndarray, smooth: int):
     return ret, length
 
 
+def choose_panels(reward: np.ndarray, done: np.ndarray) -> tuple[str, ...]:
+    """The learning-curve panels that carry information for this run ([num_seeds, T] metrics).
+
+    ("cumulative",) when no stream finished an episode (per-episode curves would be empty);
+    ("length", "cumulative") when every finished episode has the same return, as in a maze whose
+    goal pays 1 (Sutton & Barto plot steps per episode, Fig. 8.2, and cumulative reward, Fig. 8.4);
+    ("return", "length") otherwise.
+    """
+    returns = np.concatenate(episodes.episode_returns(reward, done))
+    if returns.size == 0:
+        return ("cumulative",)
+    if np.all(returns == returns[0]):
+        return ("length", "cumulative")
+    return ("return", "length")
+
+
+_MAX_POINTS = 2000  # cumulative-reward curves are drawn at most this many points
+
+
 def save_learning_curve(path: Path, label: str, reward: np.ndarray, done: np.ndarray,
                         smooth: int, title: str) -> Path:
-    """Two panels: return per episode and steps per episode, mean over seeds with 95% CI."""
-    ret, length = learning_curves(reward, done, smooth)
-    fig, (ax_ret, ax_len) = figure(ncols=2, width=6.0)
+    """Panels chosen by `choose_panels`, each the mean over seeds with a 95% CI. Per-episode
+    curves end at the fewest episodes any seed finished; the x label says so when seeds differ."""
+    counts = [len(r) for r in episodes.episode_returns(reward, done)]
+    # a seed without a finished episode has no per-episode curve: cumulative reward only
+    panels = choose_panels(reward, done) if min(counts) else ("cumulative",)
+    fig, axes = figure(ncols=len(panels), width=6.0)
     sm = f" (moving average of {smooth})" if smooth > 1 else ""
-    plot_curves(ax_ret, {label: ret}, xlabel="episode", ylabel=f"return per episode{sm}")
-    plot_curves(ax_len, {label: length}, xlabel="episode", ylabel=f"steps per episode{sm}")
+    xlabel = "episode"
+    if min(counts) < max(counts):
+        xlabel += (f" (curves end at {min(counts)}, the fewest any of {len(counts)} seeds "
+                   f"finished; the most: {max(counts)})")
+    ret, length = learning_curves(reward, done, smooth) if min(counts) else (None, None)
+    for ax, panel in zip(axes, panels, strict=True):
+        if panel == "return":
+            plot_curves(ax, {label: ret}, xlabel=xlabel, ylabel=f"return per episode{sm}")
+        elif panel == "length":
+            plot_curves(ax, {label: length}, xlabel=xlabel, ylabel=f"steps per episode{sm}")
+        else:
+            stride = max(1, reward.shape[1] // _MAX_POINTS)
+            cumulative = np.cumsum(reward, axis=1, dtype=np.float64)[:, stride - 1::stride]
+            steps = np.arange(stride, reward.shape[1] + 1, stride)
+            note = "" if sum(counts) else f" (no episode ended in {reward.shape[1]} steps)"
+            plot_curves(ax, {label: cumulative}, x=steps, xlabel=f"env step{note}",
+                        ylabel="cumulative reward")
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -65,6 +104,14 @@ def save_learning_curve(path: Path, label: str, reward: np.ndarray, done: np.nda
 
     plt.close(fig)
     return path
+
+
+def episode_note(done: np.ndarray) -> str | None:
+    """A line to print when no stream finished an episode ([num_seeds, T] done), else None."""
+    if np.any(done):
+        return None
+    return (f"no episode ended in {done.shape[1]} steps in any of {done.shape[0]} streams: "
+            "per-episode statistics are left out (see the cumulative reward)")
 
 
 def summary_rows(reward: np.ndarray, done: np.ndarray, last_fraction: float = 0.1):
@@ -84,7 +131,9 @@ def summary_rows(reward: np.ndarray, done: np.ndarray, last_fraction: float = 0.
                  np.array([np.mean(r[-last_k:]) if len(r) else np.nan for r in returns])))
     rows.append((f"steps per episode, last {last_k} episodes",
                  np.array([np.mean(ln[-last_k:]) if len(ln) else np.nan for ln in lengths])))
-    return [(name, *episodes.mean_and_ci(values)) for name, values in rows]
+    # a statistic no seed has (no episode ended anywhere) is left out, not printed as NaN
+    return [(name, *episodes.mean_and_ci(values)) for name, values in rows
+            if not np.all(np.isnan(values))]
 
 
 def format_table(rows, num_seeds: int) -> str:
@@ -92,3 +141,45 @@ def format_table(rows, num_seeds: int) -> str:
     lines = [f"{'metric':<{width}}  {'mean':>10}  {'95% CI +/-':>10}   ({num_seeds} seeds)"]
     lines += [f"{name:<{width}}  {mean:>10.4g}  {half:>10.3g}" for name, mean, half in rows]
     return "\n".join(lines)
+
+
+def eta_seconds(first: tuple[float, int] | None, now: tuple[float, int],
+                total: int) -> float | None:
+    """Time left, from the rate between the end of the first chunk and now ((seconds, env steps)
+    pairs): the first chunk's time holds the compilation, so it is left out. None until a second
+    chunk has run."""
+    if now[1] >= total:
+        return 0.0
+    if first is None or now[1] <= first[1]:
+        return None
+    rate = (now[0] - first[0]) / (now[1] - first[1])
+    return rate * (total - now[1])
+
+
+class Progress:
+    """A tqdm bar over env steps whose remaining-time estimate is `eta_seconds`'s (tqdm's own
+    would count compilation as run time: minutes left at 2% of a 10 s run)."""
+
+    def __init__(self, total: int, desc: str, disable: bool = False):
+        from tqdm import tqdm
+
+        self.total, self._first = total, None
+        self._bar = tqdm(total=total, unit="step", disable=disable, desc=desc,
+                         bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+
+    def update(self, done: int, **postfix) -> None:
+        now = (time.perf_counter(), done)
+        eta = eta_seconds(self._first, now, self.total)
+        self._first = self._first or now
+        left = "after 2 chunks" if eta is None else _clock(eta)
+        self._bar.update(done - self._bar.n)
+        self._bar.set_postfix(left=left, **postfix)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 
 import jax
 import numpy as np
-from tqdm import tqdm
 
 from mbrl_jax.core import memory, report
 from mbrl_jax.core.checkpoint import Checkpointer
@@ -192,8 +191,8 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
     wall0 = time.perf_counter()
     last_saved, reached = [first_step], [first_step]
     last_good = [ckpt.latest_step() if ckpt and settings.resume else None]
-    bar = tqdm(total=trainer.num_env_steps, initial=first_step, unit="step",
-               disable=not settings.progress, desc=settings.meta.get("desc", "run"))
+    bar = report.Progress(trainer.num_env_steps, settings.meta.get("desc", "run"),
+                          disable=not settings.progress)
 
     def status(value: str, env_steps: int, **extra):
         if not _primary():
@@ -218,8 +217,7 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
             evals.setdefault(name, []).append(value)
         eval_steps.append(chunk.eval_steps)
         reached[0] = chunk.env_steps
-        bar.update(chunk.env_steps - bar.n)
-        bar.set_postfix(reward_per_step=f"{record['reward_per_step']:.3g}")
+        bar.update(chunk.env_steps, reward_per_step=f"{record['reward_per_step']:.3g}")
         due = (settings.checkpoint_every is not None and (
             chunk.env_steps - last_saved[0] >= settings.checkpoint_every
             or chunk.env_steps == trainer.num_env_steps or interrupted))

@@ -38,6 +38,12 @@ def _build(args, env, env_params):
     return make_trainer(config, env, env_params), config
 
 
+def _check_env(env, env_params) -> None:
+    from mbrl_jax.envs.tabular import tabular_spec
+
+    tabular_spec(env, env_params)
+
+
 def _label(args) -> str:
     return f"{args.algorithm}, n={args.planning}"
 
@@ -45,9 +51,11 @@ def _label(args) -> str:
 SPECS = (
     AlgorithmSpec("dyna-q", "tabular Dyna-Q (Sutton & Barto ch. 8)", _add_common, _build,
                   default_env="FrozenLake-misc", default_steps=20_000, label=_label,
-                  test_args=("--env", "DynaMaze", "--steps", "300", "--planning", "5")),
+                  test_args=("--env", "DynaMaze", "--steps", "300", "--planning", "5"),
+                  check_env=_check_env),
     AlgorithmSpec("dyna-q+", "tabular Dyna-Q+ with the exploration bonus kappa*sqrt(tau)",
                   _add_plus, _build, default_env="FrozenLake-misc", default_steps=20_000,
                   label=_label,
-                  test_args=("--env", "DynaMaze", "--steps", "300", "--planning", "5")),
+                  test_args=("--env", "DynaMaze", "--steps", "300", "--planning", "5"),
+                  check_env=_check_env),
 )

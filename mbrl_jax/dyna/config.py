@@ -8,6 +8,7 @@ import numpy as np
 from flax import struct
 
 from mbrl_jax.core.errors import ConfigError
+from mbrl_jax.core.validation import check_int, check_range
 
 Variant = Literal["dyna-q", "dyna-q+"]
 PlanningDraw = Literal["state_then_action", "observed_pair"]
@@ -28,24 +29,15 @@ class DynaHParams:
     kappa: jnp.ndarray
 
     def validate(self) -> "DynaHParams":
-        """Check concrete values (all seeds of a sweep); raise ConfigError naming the field."""
-        _check_range("alpha", self.alpha, 0.0, 1.0, low_open=True)
-        _check_range("gamma", self.gamma, 0.0, 1.0)
-        _check_range("epsilon", self.epsilon, 0.0, 1.0)
-        _check_range("kappa", self.kappa, 0.0, np.inf)
+        """Check every value (all seeds of a sweep); raise ConfigError naming the field.
+
+        Traced leaves (under a user's own `jit`/`vmap`) cannot be read and are not checked.
+        """
+        check_range("alpha", self.alpha, 0.0, 1.0, low_open=True)
+        check_range("gamma", self.gamma, 0.0, 1.0)
+        check_range("epsilon", self.epsilon, 0.0, 1.0)
+        check_range("kappa", self.kappa, 0.0, np.inf)
         return self
-
-
-def _check_range(field, value, low, high, low_open=False):
-    value = np.asarray(value)
-    if not np.all(np.isfinite(value)):
-        raise ConfigError(field, f"must be a finite number, got {value}")
-    bad = (value <= low) if low_open else (value < low)
-    bad = bad | (value > high)
-    if np.any(bad):
-        lo = "(" if low_open else "["
-        raise ConfigError(field, f"must be in {lo}{low}, {high}], got {value}; "
-                                 f"set {field} in that range")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,18 +96,12 @@ class DynaConfig:
         if self.planning_draw not in PLANNING_DRAWS:
             raise ConfigError(
                 "planning_draw", f"must be one of {PLANNING_DRAWS}, got {self.planning_draw!r}")
-        _check_int("planning_steps", self.planning_steps, minimum=0)
-        _check_int("total_steps", self.total_steps, minimum=1)
-        _check_int("eval_episodes", self.eval_episodes, minimum=1)
-        _check_int("eval_max_steps", self.eval_max_steps, minimum=1)
+        check_int("planning_steps", self.planning_steps, minimum=0)
+        check_int("total_steps", self.total_steps, minimum=1)
+        check_int("eval_episodes", self.eval_episodes, minimum=1)
+        check_int("eval_max_steps", self.eval_max_steps, minimum=1)
         if not np.isfinite(self.q_init):
             raise ConfigError("q_init", f"must be finite, got {self.q_init}")
         self.hparams().validate()
         return self
 
-
-def _check_int(field, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(field, f"must be an integer, got {value!r}")
-    if value < minimum:
-        raise ConfigError(field, f"must be >= {minimum}, got {value}; use a value >= {minimum}")

@@ -76,7 +76,7 @@ def make_trainer(config: DynaConfig, env, env_params) -> Trainer:
 
     return Trainer(init=init, step=step, result=lambda carry: carry.agent,
                    num_iterations=config.total_steps, default_hparams=config.hparams(),
-                   evaluate=evaluate)
+                   evaluate=evaluate, check_hparams=DynaHParams.validate)
 
 
 def make_train(config: DynaConfig, env, env_params):
@@ -84,6 +84,7 @@ def make_train(config: DynaConfig, env, env_params):
 
     metrics: "reward" [T] float32, "done" [T] bool (episode ended by termination or time limit),
     "terminated" [T] bool, with T = config.total_steps. Pass a `DynaHParams` to override alpha,
-    gamma, epsilon, kappa (vmap over it to sweep them).
+    gamma, epsilon, kappa (vmap over it to sweep them). Concrete hparams are checked (ConfigError);
+    under your own `jit`/`vmap` they are traced and unchecked: call `hparams.validate()` first.
     """
     return make_train_fn(make_trainer(config, env, env_params))

@@ -5,6 +5,7 @@ Every env is a gymnax `Environment`: `reset(key, params) -> (obs, state)` and
 auto-reset inside `step` (the true next observation is `info["final_observation"]`).
 """
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +51,14 @@ def make(env_id: str, **kwargs: Any):
 
     Returns:
       `(env, env_params)`: a gymnax `Environment` and its default `EnvParams`.
+
+    Raises:
+      UnknownEnvError: an id neither ours nor gymnax's.
+      TypeError: a keyword the constructor does not take, or a value whose type differs from the
+        default's (e.g. `is_slippery="maybe"`: a bool argument takes only True or False).
     """
+    if kwargs:
+        _check_kwargs(env_id, kwargs)
     if env_id in _OUR_ENVS:
         env = _OUR_ENVS[env_id](**kwargs)
         return env, env.default_params
@@ -59,6 +67,36 @@ def make(env_id: str, **kwargs: Any):
     raise UnknownEnvError(
         f"unknown env id {env_id!r}; known ids: {', '.join(registered_envs())}"
     )
+
+
+def _check_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
+    """Each value must have the type of the constructor's default (ints accepted for floats);
+    gymnax constructors would otherwise take any truthy string as True."""
+    if env_id in _OUR_ENVS:
+        cls = _OUR_ENVS[env_id]
+    elif env_id in gymnax.registered_envs:
+        cls = type(gymnax.make(env_id)[0])
+    else:
+        return  # make raises UnknownEnvError
+    params = inspect.signature(cls).parameters
+    for key, value in kwargs.items():
+        if key not in params:
+            if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+                continue
+            raise TypeError(f"{env_id} takes no argument {key!r}; it takes "
+                            f"{', '.join(params) or 'none'}")
+        default = params[key].default
+        if default is inspect.Parameter.empty or default is None:
+            continue
+        want = type(default)
+        ok = (isinstance(value, bool) if want is bool
+              else isinstance(value, int | float) and not isinstance(value, bool)
+              if want is float else isinstance(value, want) and not (
+                  want is int and isinstance(value, bool)))
+        if not ok:
+            expected = "true or false" if want is bool else f"a value of type {want.__name__}"
+            raise TypeError(f"{env_id} argument {key} expects {expected} "
+                            f"(default {default!r}), got {value!r}")
 
 
 __all__ = [

@@ -25,11 +25,16 @@ class TabularSpec(NamedTuple):
 def tabular_spec(env, env_params) -> TabularSpec:
     """Map a gymnax env with enumerable observations onto table rows.
 
-    Accepts a `Discrete` observation space (row = observation) or a bounded integer `Box`
-    (row = the flat index of the observation vector within its bounds). Actions must be `Discrete`.
+    Accepts a `Discrete` observation space (row = observation) or a bounded `Box` whose bounds are
+    finite whole numbers, whatever its dtype (gymnax grid worlds such as FourRooms-misc type
+    integer coordinates as float32): row = the flat index of the (rounded) observation vector
+    within its bounds. A short random-action probe (64 steps, jitted) must see only whole numbers
+    within the bounds: bandits whose observations hold a reward or a time fraction within
+    whole-number bounds are continuous. Actions must be `Discrete`.
 
     Raises:
-      NotTabularError: continuous or unbounded observations, or a non-discrete action space.
+      NotTabularError: unbounded or non-integral bounds (continuous observations), too many
+        states, or a non-discrete action space.
     """
     obs_space = env.observation_space(env_params)
     act_space = env.action_space(env_params)
@@ -44,7 +49,7 @@ def tabular_spec(env, env_params) -> TabularSpec:
             return jnp.asarray(obs, jnp.int32)
         return TabularSpec(int(obs_space.n), int(act_space.n), obs_to_row)
 
-    if isinstance(obs_space, spaces.Box) and jnp.issubdtype(obs_space.dtype, jnp.integer):
+    if isinstance(obs_space, spaces.Box) and _integral_bounds(obs_space):
         low = np.broadcast_to(np.asarray(obs_space.low), obs_space.shape).astype(np.int64)
         high = np.broadcast_to(np.asarray(obs_space.high), obs_space.shape).astype(np.int64)
         sizes = (high - low + 1).reshape(-1)
@@ -53,15 +58,55 @@ def tabular_spec(env, env_params) -> TabularSpec:
             raise NotTabularError(
                 f"{name} has {num_states} observation values; too many for a table"
             )
-        strides = np.cumprod(np.concatenate([sizes[1:][::-1], [1]]))[::-1].astype(np.int32)
+        if not _observations_integral(env, env_params, obs_space):
+            raise NotTabularError(
+                f"{name} observes non-integral values, or values outside its bounds, in a Box "
+                f"with whole-number bounds ({obs_space!r}): they cannot index a table")
+        # row-major: the last dim varies fastest, stride of dim i = prod(sizes[i + 1:])
+        strides = np.cumprod(np.concatenate([[1], sizes[1:][::-1]]))[::-1].astype(np.int32)
         low_flat, strides = jnp.asarray(low.reshape(-1), jnp.int32), jnp.asarray(strides)
 
         def obs_to_row(obs):
-            flat = jnp.asarray(obs, jnp.int32).reshape(-1) - low_flat
+            flat = jnp.round(jnp.asarray(obs)).astype(jnp.int32).reshape(-1) - low_flat
             return jnp.sum(flat * strides).astype(jnp.int32)
         return TabularSpec(num_states, int(act_space.n), obs_to_row)
 
     raise NotTabularError(
         f"observations of {name} ({obs_space!r}) cannot index a table: tabular methods need a "
-        "Discrete or bounded integer Box observation space (try FrozenLake-misc or a maze)"
+        "Discrete observation space or a Box with finite whole-number bounds (try FrozenLake-misc, "
+        "FourRooms-misc or a maze)"
     )
+
+
+_PROBE_STEPS = 64
+
+
+def _observations_integral(env, env_params, box: spaces.Box) -> bool:
+    """Whether a random-action run of `_PROBE_STEPS` steps (auto-resets included) observes only
+    whole numbers within the bounds (some gymnax envs declare bounds their observations leave)."""
+    num_actions = int(env.action_space(env_params).n)
+
+    @jax.jit
+    def probe(key):
+        obs, state = env.reset(key, env_params)
+
+        def step(carry, k):
+            obs, state = carry
+            act_key, step_key = jax.random.split(k)
+            action = jax.random.randint(act_key, (), 0, num_actions)
+            obs, state, *_ = env.step(step_key, state, action, env_params)
+            return (obs, state), obs
+
+        _, seen = jax.lax.scan(step, (obs, state), jax.random.split(key, _PROBE_STEPS))
+        seen = jnp.concatenate([obs[None], seen])
+        return jnp.all((seen % 1 == 0) & (seen >= box.low) & (seen <= box.high))
+
+    return bool(probe(jax.random.key(0)))
+
+
+def _integral_bounds(box: spaces.Box) -> bool:
+    """Finite bounds that are whole numbers (the Box enumerates a grid), whatever the dtype."""
+    bounds = np.concatenate([np.ravel(np.asarray(box.low, np.float64)),
+                             np.ravel(np.asarray(box.high, np.float64))])
+    return bool(np.all(np.isfinite(bounds)) and np.all(bounds == np.round(bounds))
+                and np.all(np.abs(bounds) < 2**31))

@@ -4,7 +4,7 @@
     model = make_ensemble(config)                       # closures only, no array math
     state = model.init(key)                             # EnsembleState (arrays only)
     state, info = jax.jit(model.fit)(state, data, key)  # data: Transition, leaves [N, ...]
-    pred = model.predict(state, obs, action)            # Prediction, ensemble mean etc.
+    pred = model.predict(state, obs, action)            # Prediction over the K elites
     traj = model.rollout(state, key, obs0, actions, propagation="random_member")
 
 Shapes: B batch, O obs_dim, D = O + 1 targets, E members, K elites, M = K with `elites_only` else E,
@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from mbrl_jax.core.types import Transition
+from mbrl_jax.models.checks import with_checks
 from mbrl_jax.models.config import EnsembleConfig, check_propagation
 from mbrl_jax.models.networks import (
     denormalize_targets,
@@ -93,7 +94,9 @@ class Rollout(NamedTuple):
 
 class EnsembleModel(NamedTuple):
     """Pure functions of an ensemble (see the module docstring). All are jit/vmap-able; pass
-    `propagation`, `elites_only`, `sample`, `horizon` as static arguments under `jax.jit`."""
+    `propagation`, `elites_only`, `sample`, `horizon` as static arguments under `jax.jit`.
+    The functions users get check their arguments first; their contracts (shapes, defaults,
+    which rows `fit` uses) are documented in `mbrl_jax.models.checks`."""
 
     init: Callable[..., EnsembleState]
     predict: Callable[..., Prediction]
@@ -107,7 +110,8 @@ class EnsembleModel(NamedTuple):
 def make_ensemble(
     config: EnsembleConfig, termination_fn: TerminationFn | None = None
 ) -> EnsembleModel:
-    """Build the ensemble's functions. Validates `config` (raises `ModelConfigError`)."""
+    """Build the ensemble's functions. Validates `config` (raises `ModelConfigError`); the
+    functions check their arguments (raise `InputError`, see `mbrl_jax.models.checks`)."""
     config.validate()
     net = make_member_network(config)
     optimizer = make_optimizer(config)
@@ -123,7 +127,7 @@ def make_ensemble(
             opt_state=optimizer.init(params),
             normalizer=identity_normalizer(config),
             elite_idx=jnp.arange(config.num_elites, dtype=jnp.int32),
-            holdout_mse=jnp.full((e,), jnp.inf),
+            holdout_mse=jnp.full((e,), jnp.inf, jnp.float32),
             step=jnp.int32(0),
         )
 
@@ -274,7 +278,7 @@ def make_ensemble(
         """Per-member loss `[E]` and metrics on per-member batches (see `member_losses`)."""
         return member_losses(config, net, state.params, state.normalizer, batch)
 
-    return EnsembleModel(
+    return with_checks(config, EnsembleModel(
         init=init,
         predict=predict,
         rollout=rollout,
@@ -282,7 +286,7 @@ def make_ensemble(
         losses=losses,
         update=update,
         fit=fit,
-    )
+    ))
 
 
 def make_train_batch(config: EnsembleConfig, data: Transition, rows: jax.Array) -> TrainBatch:

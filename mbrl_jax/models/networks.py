@@ -61,6 +61,7 @@ def identity_normalizer(config: EnsembleConfig) -> Normalizer:
 def _masked_moments(x: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
     w = mask.astype(x.dtype)[:, None]
     n = jnp.maximum(w.sum(), 1.0)
+    x = jnp.where(mask[:, None], x, 0.0)  # rows left out may hold anything, NaN included
     mean = (x * w).sum(0) / n
     var = (jnp.square(x - mean) * w).sum(0) / n
     std = jnp.sqrt(var)

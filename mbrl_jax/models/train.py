@@ -69,6 +69,9 @@ class FitInfo(NamedTuple):
     num_epochs: int32 scalar, epochs run before early stopping (or max_epochs).
     best_holdout_mse: [E] best validation MSE of the kept params.
     num_train, num_holdout: int32 scalars, rows used for training and validation.
+    finite: bool scalar, False when a loss or holdout MSE was NaN/inf (non-finite data, which
+      concrete data are refused for, reached `fit` under `jit`) or no row was valid; the params
+      are then not trustworthy.
     """
 
     train_loss: jax.Array
@@ -77,6 +80,7 @@ class FitInfo(NamedTuple):
     best_holdout_mse: jax.Array
     num_train: jax.Array
     num_holdout: jax.Array
+    finite: jax.Array = True
 
 
 def gaussian_nll(mean: jax.Array, logvar: jax.Array, target: jax.Array) -> jax.Array:

@@ -1,4 +1,5 @@
 import jax
+import numpy as np
 import pytest
 
 from mbrl_jax import envs
@@ -19,7 +20,8 @@ def test_every_registered_id_makes_and_resets():
             continue
         env, params = envs.make(env_id)
         obs, _ = env.reset(jax.random.key(0), params)
-        assert obs is not None, env_id
+        space = env.observation_space(params)
+        assert np.shape(obs) == tuple(getattr(space, "shape", ())), env_id
 
 
 def test_kwargs_reach_gymnax_constructor():

@@ -46,7 +46,7 @@ def test_zero_init_heads_predict_next_equals_state(probabilistic):
     model = make_ensemble(cfg)
     state = model.init(jax.random.key(0))
     obs, action = _data()
-    pred = model.predict(state, obs, action, key=jax.random.key(1))
+    pred = model.predict(state, obs, action, key=jax.random.key(1), elites_only=False)
     np.testing.assert_array_equal(pred.next_obs, obs)
     np.testing.assert_array_equal(pred.member_next_obs, jnp.broadcast_to(obs, (4, 64, 3)))
     np.testing.assert_array_equal(pred.reward, jnp.zeros(64))
@@ -142,7 +142,7 @@ def test_rollout_mean_equals_iterated_predict_and_members_behave():
     assert (member == member[:1]).all()
     o = obs
     for t in range(6):
-        pred = model.predict(state, o, actions[t])
+        pred = model.predict(state, o, actions[t], elites_only=False)
         o = pred.member_next_obs[member[t], np.arange(8)]
     np.testing.assert_allclose(ts_inf.next_obs[-1], o, rtol=1e-4, atol=1e-5)
 
@@ -176,7 +176,7 @@ def test_termination_fn_masks_later_steps_and_predict_uses_elites():
     model = make_ensemble(CFG)
     state = model.init(jax.random.key(14)).replace(elite_idx=jnp.array([2, 0], jnp.int32))
     o, a = _data(5)
-    full = model.predict(state, o, a)
+    full = model.predict(state, o, a, elites_only=False)
     elite = model.predict(state, o, a, elites_only=True)
     np.testing.assert_allclose(elite.member_next_obs, full.member_next_obs[jnp.array([2, 0])])
     np.testing.assert_allclose(elite.next_obs, full.member_next_obs[jnp.array([2, 0])].mean(0))
