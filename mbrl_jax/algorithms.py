@@ -46,6 +46,8 @@ class AlgorithmSpec(NamedTuple):
 
 _SPEC_MODULES = (
     "mbrl_jax.dyna.cli",
+    "mbrl_jax.sac.cli",
+    "mbrl_jax.mbpo.cli",
 )
 
 

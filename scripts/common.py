@@ -9,7 +9,20 @@ import numpy as np
 
 from mbrl_jax.dyna import make_train
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results"  # committed results
+SCRATCH = Path(__file__).resolve().parent / "runs"  # regenerated results (git-ignored)
+
+
+def add_results_option(parser) -> None:
+    parser.add_argument("--write-results", action="store_true",
+                        help=f"write into the committed {RESULTS} (default: {SCRATCH}, ignored)")
+
+
+def results_dir(args) -> Path:
+    """Where a script writes: the committed results only when asked (--write-results)."""
+    out = RESULTS if args.write_results else SCRATCH
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def run_seeds(config, env, env_params, num_seeds: int, seed: int = 0):
@@ -21,11 +34,11 @@ def run_seeds(config, env, env_params, num_seeds: int, seed: int = 0):
     return state, metrics, time.perf_counter() - start
 
 
-def save_json(name: str, payload: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def save_json(name: str, payload: dict, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     payload = {**payload, "jax": jax.__version__, "backend": jax.default_backend(),
                "date": time.strftime("%Y-%m-%d")}
-    path = RESULTS / f"{name}.json"
+    path = folder / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
     return path
 

@@ -18,24 +18,24 @@ MSEs are squared errors of the next observation in original units, averaged over
 
 Run:  python scripts/model_error_study.py            (about 6-8 minutes on 2 CPU cores)
       python scripts/model_error_study.py --quick    (a smoke run)
-Writes scripts/results/model_error_study.json and model_error_{one_step,kstep,disagreement}.png.
+Writes model_error_study.json and model_error_{one_step,kstep,disagreement}.png into scripts/runs/
+(git-ignored), or the committed scripts/results/ with --write-results.
 """
 
 import argparse
 import dataclasses
 import json
-import pathlib
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from common import add_results_option, results_dir  # noqa: E402
 from scipy import stats
 
 from mbrl_jax.envs import make
 from mbrl_jax.models import EnsembleConfig, Transition, make_ensemble
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 KS = (1, 5, 10, 20)
 MAX_K = 20
 SINGLE_PATIENCE = 20
@@ -398,7 +398,10 @@ def main():
                         help="instead of the study: CartPole correlation vs training-set size, "
                              "with these numbers of data-collection envs, each running --steps "
                              "random steps (e.g. 5 10 20 40)")
+    add_results_option(parser)
     args = parser.parse_args()
+    global RESULTS
+    RESULTS = results_dir(args)
     if args.quick:
         args.seeds, args.hidden, args.train_envs, args.max_epochs = 1, [32, 32], 10, 5
     cfg = EnsembleConfig(

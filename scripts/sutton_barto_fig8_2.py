@@ -5,13 +5,14 @@ n = 0, 5, 50 planning steps, 30 seeds, alpha 0.1, gamma 0.95, epsilon 0.1, Q0 = 
 
 The book reports about 25 / 5 / 3 episodes to reach (epsilon-)optimal behaviour. We measure the
 first episode from which the seed-mean steps per episode stays within 20% of the plateau (the
-mean over episodes 41-50 for n = 50; the shortest path is 14). Writes scripts/results/fig8_2.*.
+mean over episodes 41-50 for n = 50; the shortest path is 14). Writes fig8_2.* into
+scripts/runs/ (git-ignored), or the committed scripts/results/ with --write-results.
 """
 
 import argparse
 
 import numpy as np
-from common import RESULTS, first_sustained_below, run_seeds, save_json
+from common import add_results_option, first_sustained_below, results_dir, run_seeds, save_json
 
 from mbrl_jax import envs
 from mbrl_jax.core.episodes import episode_lengths, mean_and_ci, pad_episodes
@@ -29,7 +30,9 @@ def main():
     parser.add_argument("--steps", type=int, default=8000, help="real steps per seed (enough "
                         "for 50 episodes)")
     parser.add_argument("--tolerance", type=float, default=0.2)
+    add_results_option(parser)
     args = parser.parse_args()
+    out = results_dir(args)
 
     env, params = envs.make("DynaMaze")
     lengths = {}
@@ -81,11 +84,11 @@ def main():
     ax.axhline(14, color="gray", ls=":", lw=1)
     ax.set_ylim(0, 800)
     fig.tight_layout()
-    fig.savefig(RESULTS / "fig8_2.png", dpi=120)
+    fig.savefig(out / "fig8_2.png", dpi=120)
     save_json("fig8_2", {"seeds": args.seeds, "steps": args.steps, "plateau": plateau,
                          "tolerance": args.tolerance, "threshold": threshold,
-                         "results": summary})
-    print(f"plot: {RESULTS / 'fig8_2.png'}")
+                         "results": summary}, out)
+    print(f"plot: {out / 'fig8_2.png'}")
 
 
 if __name__ == "__main__":

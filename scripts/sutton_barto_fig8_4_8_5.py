@@ -4,15 +4,17 @@ reward of Dyna-Q, Dyna-Q+ (the book's footnote: untried actions planned as self-
 
     python scripts/sutton_barto_fig8_4_8_5.py [--seeds 30]
 
-The book gives no alpha, n or kappa for these figures; we use a widely used reimplementation's
-values (REFERENCES.md): alpha 1.0 with n = 10, kappa 1e-4 (blocking) and n = 50, kappa 1e-3
-(shortcut); gamma 0.95, epsilon 0.1. Writes scripts/results/fig8_4_8_5.{png,json}.
+The book gives no alpha, n or kappa for these figures; we use the values of S. Zhang's widely
+used reimplementation of the book's figures (github.com/ShangtongZhang/reinforcement-learning-an-
+introduction, chapter08/maze.py): alpha 1.0 with n = 10, kappa 1e-4 (blocking) and n = 50,
+kappa 1e-3 (shortcut); gamma 0.95, epsilon 0.1. Writes fig8_4_8_5.{png,json} into scripts/runs/
+(git-ignored), or the committed scripts/results/ with --write-results.
 """
 
 import argparse
 
 import numpy as np
-from common import RESULTS, run_seeds, save_json
+from common import add_results_option, results_dir, run_seeds, save_json
 
 from mbrl_jax import envs
 from mbrl_jax.core.episodes import mean_and_ci
@@ -50,7 +52,9 @@ def greedy_path_length(q: np.ndarray, env, global_step: int, limit: int = 100) -
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=30)
+    add_results_option(parser)
     args = parser.parse_args()
+    out = results_dir(args)
 
     fig, axes = figure(ncols=2, width=6.5)
     summary = {}
@@ -90,9 +94,9 @@ def main():
                           f"n={n}, kappa={kappa:g}")
         ax.axvline(change, color="gray", ls=":", lw=1)
     fig.tight_layout()
-    fig.savefig(RESULTS / "fig8_4_8_5.png", dpi=120)
-    save_json("fig8_4_8_5", {"seeds": args.seeds, "results": summary})
-    print(f"plot: {RESULTS / 'fig8_4_8_5.png'}")
+    fig.savefig(out / "fig8_4_8_5.png", dpi=120)
+    save_json("fig8_4_8_5", {"seeds": args.seeds, "results": summary}, out)
+    print(f"plot: {out / 'fig8_4_8_5.png'}")
 
 
 if __name__ == "__main__":

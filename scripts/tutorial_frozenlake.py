@@ -1,15 +1,16 @@
 """Tutorial exercise 1: Dyna-Q on FrozenLake 4x4 (is_slippery=False) with n = 0, 5, 50 planning
 steps, 32 seeds each; smoothed reward per episode in one plot. The README's main job.
 
-    python scripts/tutorial_frozenlake.py [--seeds 32] [--steps 3000]
+    python scripts/tutorial_frozenlake.py [--seeds 32] [--steps 3000] [--write-results]
 
-Writes scripts/results/tutorial_frozenlake.{png,json} and prints the plot's path.
+Writes tutorial_frozenlake.{png,json} into scripts/runs/ (git-ignored), or into the committed
+scripts/results/ with --write-results, and prints the plot's path.
 """
 
 import argparse
 
 import numpy as np
-from common import RESULTS, run_seeds, save_json
+from common import add_results_option, results_dir, run_seeds, save_json
 
 from mbrl_jax import envs
 from mbrl_jax.core.episodes import episode_returns, moving_average, pad_episodes
@@ -25,7 +26,9 @@ def main():
     parser.add_argument("--seeds", type=int, default=32)
     parser.add_argument("--steps", type=int, default=3000, help="real env steps per seed")
     parser.add_argument("--episodes", type=int, default=200, help="episodes shown in the plot")
+    add_results_option(parser)
     args = parser.parse_args()
+    out = results_dir(args)
 
     env, params = envs.make("FrozenLake-misc", is_slippery=False)
     curves, summary = {}, {}
@@ -52,11 +55,11 @@ def main():
         print(f"n = {n:2d}: reward/episode, episodes 1-50 {s['mean_reward_episodes_1_50']:.2f}"
               f", last 50 {s['mean_reward_last_50_episodes']:.2f} "
               f"({args.seeds} seeds, {seconds:.1f} s)")
-    png = save_curves(RESULTS / "tutorial_frozenlake.png", curves,
+    png = save_curves(out / "tutorial_frozenlake.png", curves,
                       xlabel="episode", ylabel=f"reward per episode (moving average of {SMOOTH})",
                       title=f"Dyna-Q on FrozenLake 4x4, not slippery ({args.seeds} seeds, 95% CI)")
     save_json("tutorial_frozenlake", {"seeds": args.seeds, "steps": args.steps,
-                                      "episodes": args.episodes, "results": summary})
+                                      "episodes": args.episodes, "results": summary}, out)
     print(f"plot: {png}")
 
 

@@ -14,6 +14,7 @@ def test_train_writes_outputs_and_summary(tmp_path, capsys):
                  "--eval-every", "50",
                  "--out", str(out), "--no-progress"])
     assert code == 0
+    assert not list(out.glob(".write-test"))
     config = json.loads((out / "config.json").read_text())
     assert config["env_kwargs"] == {"is_slippery": False}
     assert config["config"]["planning_steps"] == 5 and config["seeds"] == 3
@@ -49,6 +50,9 @@ def test_train_writes_outputs_and_summary(tmp_path, capsys):
     (["train", "sarsa"], "invalid choice"),
     (["train", "dyna-q", "--kappa", "1e-3"], "unrecognized arguments: --kappa"),
     (["train", "dyna-q", "--observed-only"], "unrecognized arguments: --observed-only"),
+    (["train", "dyna-q", "--env-kw", "is_slippery=maybe"], "true or false"),
+    (["train", "dyna-q", "--env", "DynaMaze", "--steps", "1e12"], "int32"),
+    (["train", "dyna-q", "--steps", "2.5"], "whole number"),
 ])
 def test_bad_options_exit_cleanly(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as info:
@@ -68,18 +72,51 @@ def test_help_documents_every_option(capsys):
         assert option in text
 
 
-def test_envs_lists_ids(capsys):
+def test_envs_lists_which_algorithms_accept_each_id(capsys, monkeypatch):
+    from mbrl_jax import envs
+
+    monkeypatch.setattr(envs, "registered_envs", lambda: ["DynaMaze", "CartPole-v1"])
     assert main(["envs"]) == 0
-    assert "DynaMaze" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    table = {line.split()[0]: line.split(maxsplit=1)[1] for line in lines[1:]}
+    assert table == {"DynaMaze": "dyna-q, dyna-q+", "CartPole-v1": "-"}
+
+
+def test_out_must_be_a_writable_folder(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for out, message in [(afile, "existing file"), (afile / "sub", "cannot be written"),
+                         ("/proc/mbrl-jax-run", "cannot be written")]:
+        with pytest.raises(SystemExit) as info:
+            main(["train", "dyna-q", "--env", "DynaMaze", "--steps", "10", "--out", str(out),
+                  "--no-progress"])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_steps_in_scientific_notation():
+    from mbrl_jax.cli import _positive_int
+
+    assert _positive_int("2e4") == _positive_int("20_000") == 20000
+
+
+def test_envs_into_a_closed_pipe_exits_quietly():
+    import subprocess
+    import sys
+
+    run = subprocess.run(f"{sys.executable} -m mbrl_jax envs | head -1", shell=True,
+                         capture_output=True, text=True, check=True)
+    assert run.stdout.startswith("env id") and "Traceback" not in run.stderr
+    assert "BrokenPipe" not in run.stderr
 
 
 def test_python_dash_m_entry_point():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "mbrl_jax", "envs"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "mbrl_jax", "--help"], capture_output=True,
                          text=True, check=True)
-    assert "ShortcutMaze" in out.stdout
+    assert "train" in out.stdout and "envs" in out.stdout
 
 
 @pytest.mark.parametrize("name", list(registry()))

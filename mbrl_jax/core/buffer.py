@@ -6,6 +6,7 @@ function here is jit-, vmap- and scan-able:
 
     buf = buffer.init(example_transition, capacity=100_000)   # leaves [100_000, ...]
     buf = buffer.add(buf, transitions)                         # leaves [N, ...] or one item
+    buf = buffer.add_masked(buf, transitions, keep)            # only rows where keep [N]
     batch = buffer.sample(buf, key, batch_size=256)            # leaves [256, ...]
 
 Once full, the oldest rows are overwritten first. `sample` draws uniformly, with replacement, from
@@ -100,6 +101,26 @@ def add(state: BufferState, items: Any) -> BufferState:
     )
 
 
+def add_masked(state: BufferState, items: Any, mask: jax.Array) -> BufferState:
+    """Write only the items of a batch (leaves `[N, ...]`) where `mask` `[N]` is True, in order,
+    as `add` would write that compacted batch (a static shape whatever the mask): unmasked items
+    take no row and do not count towards `size`."""
+    capacity = state.capacity
+    mask = jnp.asarray(mask, bool)
+    count = mask.sum().astype(jnp.int32)
+    rank = jnp.cumsum(mask) - 1  # [N] order among the kept items
+    keep = mask & (rank >= count - capacity)  # more than capacity kept: the last ones win
+    idx = jnp.where(keep, (state.position + rank) % capacity, capacity)  # capacity = dropped
+    data = jax.tree_util.tree_map(
+        lambda buf, x: buf.at[idx].set(jnp.asarray(x, buf.dtype), mode="drop"), state.data, items
+    )
+    return BufferState(
+        data=data,
+        position=((state.position + count) % capacity).astype(jnp.int32),
+        size=jnp.minimum(state.size + count, capacity).astype(jnp.int32),
+    )
+
+
 def sample_indices(state: BufferState, key: jax.Array, batch_size: int) -> jax.Array:
     """Uniform row indices `[batch_size]` among the `size` written rows (with replacement)."""
     return jax.random.randint(key, (batch_size,), 0, jnp.maximum(state.size, 1))
@@ -124,6 +145,7 @@ __all__ = [
     "BufferShapeError",
     "BufferState",
     "add",
+    "add_masked",
     "init",
     "sample",
     "sample_indices",

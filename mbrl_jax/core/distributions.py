@@ -1,8 +1,10 @@
-"""Action distributions. The one module that imports distrax (see REFERENCES.md: a bad
-tfp-nightly has broken `import distrax` before; keeping it here makes that a one-line fix)."""
+"""Action distributions. The one module that imports distrax: distrax 0.1.x depends on an
+unpinned `tfp-nightly`, and a nightly incompatible with the installed JAX has broken
+`import distrax` before; keeping the import here makes that a one-line fix."""
 
 import distrax
 import jax
+import jax.numpy as jnp
 
 
 def epsilon_greedy(preferences: jax.Array, epsilon: jax.Array) -> distrax.EpsilonGreedy:
@@ -12,3 +14,16 @@ def epsilon_greedy(preferences: jax.Array, epsilon: jax.Array) -> distrax.Epsilo
     uniformly random action.
     """
     return distrax.EpsilonGreedy(preferences, epsilon)
+
+
+def squashed_gaussian(mean: jax.Array, log_std: jax.Array) -> distrax.Distribution:
+    """tanh-squashed diagonal Gaussian on (-1, 1)^A: `tanh(x)`, `x ~ N(mean, exp(log_std)^2)`.
+
+    mean, log_std: [..., A]; the event is the last axis, so `log_prob` and
+    `sample_and_log_prob` return `[...]`. The log-density includes the change of variables,
+    `log N(x) - sum_i log(1 - tanh(x_i)^2)` (Haarnoja et al. 2018, appendix C), through distrax's
+    numerically stable `Tanh` bijector. Sampling is reparameterised (differentiable in mean and
+    log_std).
+    """
+    base = distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
+    return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))

@@ -55,14 +55,16 @@ def learning_curves(reward: np.ndarray, done: np.ndarray, smooth: int):
 def choose_panels(reward: np.ndarray, done: np.ndarray) -> tuple[str, ...]:
     """The learning-curve panels that carry information for this run ([num_seeds, T] metrics).
 
-    ("cumulative",) when no stream finished an episode (per-episode curves would be empty);
+    ("cumulative",) when some stream finished no episode (per-episode curves, which end at the
+    fewest episodes any stream finished, would be empty);
     ("length", "cumulative") when every finished episode has the same return, as in a maze whose
     goal pays 1 (Sutton & Barto plot steps per episode, Fig. 8.2, and cumulative reward, Fig. 8.4);
     ("return", "length") otherwise.
     """
-    returns = np.concatenate(episodes.episode_returns(reward, done))
-    if returns.size == 0:
+    per_seed = episodes.episode_returns(reward, done)
+    if min(len(r) for r in per_seed) == 0:  # per-episode curves end at the fewest: none
         return ("cumulative",)
+    returns = np.concatenate(per_seed)
     if np.all(returns == returns[0]):
         return ("length", "cumulative")
     return ("return", "length")
@@ -94,7 +96,8 @@ def save_learning_curve(path: Path, label: str, reward: np.ndarray, done: np.nda
             stride = max(1, reward.shape[1] // _MAX_POINTS)
             cumulative = np.cumsum(reward, axis=1, dtype=np.float64)[:, stride - 1::stride]
             steps = np.arange(stride, reward.shape[1] + 1, stride)
-            note = "" if sum(counts) else f" (no episode ended in {reward.shape[1]} steps)"
+            empty = sum(c == 0 for c in counts)
+            note = f" ({empty} of {len(counts)} seeds ended no episode)" if empty else ""
             plot_curves(ax, {label: cumulative}, x=steps, xlabel=f"env step{note}",
                         ylabel="cumulative reward")
     fig.suptitle(title)

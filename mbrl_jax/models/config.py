@@ -7,6 +7,8 @@ from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.core.networks import ACTIVATION_NAMES
 
 PROPAGATIONS = ("mean", "random_member", "fixed_member")
+NLL_SCALINGS = ("gaussian", "mbpo")
+MBPO_LAYER_WEIGHT_DECAY = (2.5e-5, 5e-5, 7.5e-5, 7.5e-5, 1e-4)
 
 
 class ModelConfigError(ConfigError):
@@ -49,6 +51,16 @@ class EnsembleConfig:
         the MSE at the member's last such improvement, so slow gains accumulate until they count.
         The params kept are each member's best, whatever the threshold.
       termination_coef: weight of the termination BCE loss.
+      shared_logvar_bounds: one learned pair of log-variance bounds `[D]` shared by all members
+        (MBPO's bnn.py) instead of one pair per member; its penalty is counted once.
+      layer_weight_decay: per-layer L2 penalty in the loss, `sum_l c_l * 0.5 * |W_l|^2` over the
+        kernels from input to output (one value per layer, len(hidden_sizes) + 1), as MBPO's
+        bnn.py; () for none. Independent of the optimiser's decoupled `weight_decay`.
+      nll_scaling: "gaussian", the mean negative log-likelihood `0.5 * mean(err^2/var + logvar +
+        log 2pi)`; or "mbpo", MBPO's `mean(err^2/var + logvar)` (twice the gradient of the data
+        term relative to the bound and weight penalties).
+
+    `EnsembleConfig.mbpo(obs_dim, action_dim)` gives MBPO's recipe (Janner et al. 2019, bnn.py).
     """
 
     obs_dim: int
@@ -74,6 +86,29 @@ class EnsembleConfig:
     patience: int = 5
     improvement_threshold: float = 0.01
     termination_coef: float = 1.0
+    shared_logvar_bounds: bool = False
+    layer_weight_decay: tuple[float, ...] = ()
+    nll_scaling: str = "gaussian"
+
+    @classmethod
+    def mbpo(cls, obs_dim: int, action_dim: int, **overrides) -> "EnsembleConfig":
+        """MBPO's model recipe: 7 members, 5 elites, 4 x 200 swish, one shared learned pair of
+        log-variance bounds, per-layer L2 (2.5e-5 .. 1e-4) in the loss, MBPO's loss scaling,
+        holdout 20% (at most 5000), stop once more than 5 epochs pass without a 1% gain
+        (`patience=6` in this class's rule: stop when 6 epochs have passed without one).
+
+        Differences kept on purpose: targets are standardised as well as inputs (MBPO standardises
+        inputs only), so members' losses weigh obs dims alike whatever their units; each member
+        keeps its best params (MBPO keeps the last that gained 1%).
+        """
+        fields = dict(
+            obs_dim=obs_dim, action_dim=action_dim, ensemble_size=7, num_elites=5,
+            hidden_sizes=(200, 200, 200, 200), activation="swish", shared_logvar_bounds=True,
+            layer_weight_decay=MBPO_LAYER_WEIGHT_DECAY, nll_scaling="mbpo", patience=6,
+            improvement_threshold=0.01, holdout_ratio=0.2, max_holdout=5000,
+        )
+        fields.update(overrides)
+        return cls(**fields)
 
     @property
     def target_dim(self) -> int:
@@ -140,6 +175,19 @@ class EnsembleConfig:
             self.improvement_threshold >= 0,
             f"improvement_threshold must be >= 0, got {self.improvement_threshold}",
         )
+        need(
+            self.nll_scaling in NLL_SCALINGS,
+            f"nll_scaling must be one of {NLL_SCALINGS}, got {self.nll_scaling!r}",
+        )
+        need(isinstance(self.layer_weight_decay, tuple),
+             "layer_weight_decay must be a tuple (hashable)")
+        need(
+            len(self.layer_weight_decay) in (0, len(self.hidden_sizes) + 1),
+            f"layer_weight_decay must have one value per layer ({len(self.hidden_sizes) + 1}) or "
+            f"none, got {len(self.layer_weight_decay)}",
+        )
+        need(all(c >= 0 for c in self.layer_weight_decay),
+             f"layer_weight_decay must be >= 0, got {self.layer_weight_decay}")
         return self
 
 

@@ -29,6 +29,7 @@ from mbrl_jax.models.networks import (
     init_member,
     make_member_network,
     normalize_inputs,
+    take_members,
 )
 from mbrl_jax.models.train import (
     EnsembleState,
@@ -79,7 +80,8 @@ class Rollout(NamedTuple):
     obs, next_obs: [H, B, O]; action: [H, B] or [H, B, A]; reward: [H, B];
     terminated: [H, B] bool (this step terminated); mask: [H, B] bool, True while no earlier step
     terminated (transitions to keep); member: [H, B] int32 member used (-1 for "mean");
-    disagreement: [H, B] spread of the member means at each step (see `Prediction`).
+    disagreement: [H, B] spread of the member means at each step (see `Prediction`); NaN for a
+      member propagation rolled out without `disagreement=True`.
     """
 
     obs: jax.Array
@@ -122,6 +124,9 @@ def make_ensemble(
     def init(key: jax.Array) -> EnsembleState:
         """Fresh members (one key each), identity normaliser, elites = first K members."""
         params = jax.vmap(lambda k: init_member(config, net, k))(jax.random.split(key, e))
+        if config.shared_logvar_bounds:  # one pair for all members
+            params = {**params, "max_logvar": params["max_logvar"][0],
+                      "min_logvar": params["min_logvar"][0]}
         return EnsembleState(
             params=params,
             opt_state=optimizer.init(params),
@@ -186,35 +191,61 @@ def make_ensemble(
             terminated=_terminated(obs, action, ens_next, prob.mean(0)),
         )
 
-    def _rollout(state, key, init_obs, action_fn, horizon, propagation, elites_only, sample):
+    def _routed_moments(state, params, obs, action, slots, m):
+        """Each particle through one member only: `slots` `[P]` is a permutation of
+        `[0, P)`, P = m * S; particle j sits in slot `slots[j]` and member block `slots[j] // S`
+        of `params` (leaves `[m, ...]`) computes it. Returns [B, D] mean/var and [B] probs."""
+        x = normalize_inputs(state.normalizer, encode_inputs(config, obs, action))  # [B, I]
+        b, p = x.shape[0], slots.shape[0]
+        placed = jnp.zeros((p, x.shape[1]), x.dtype).at[slots[:b]].set(x)  # [P, I]
+        out = ensemble_apply(config, net, params, placed.reshape(m, p // m, -1),
+                             shared_inputs=False)  # [m, S, ...]
+        back = lambda a: a.reshape((p,) + a.shape[2:])[slots[:b]]  # noqa: E731
+        mean = denormalize_targets(state.normalizer, back(out.mean))
+        var = jnp.exp(back(out.logvar)) * jnp.square(state.normalizer.target_std)
+        if not config.probabilistic:
+            var = jnp.zeros_like(var)
+        return mean, var, jax.nn.sigmoid(back(out.termination_logit))
+
+    def _rollout(state, key, init_obs, action_fn, horizon, propagation, elites_only, sample,
+                 disagreement):
         check_propagation(propagation)
         members = _members(state, elites_only)
-        b = init_obs.shape[0]
+        m, b = members.shape[0], init_obs.shape[0]
+        p = -(-b // m) * m  # particles padded to a whole number of slots per member
         fixed_key, step_key = jax.random.split(key)
-        fixed = members[jax.random.randint(fixed_key, (b,), 0, members.shape[0])]  # [B]
+        fixed = jax.random.permutation(fixed_key, p)  # TS-inf: slots for the whole horizon
+        routed = propagation != "mean" and not disagreement
+        member_params = take_members(config, state.params, members) if routed else None
+        rows = jnp.arange(b)
 
         def step(carry, inputs):
             obs, alive = carry
             t, k = inputs
             act_key, member_key, noise_key = jax.random.split(k, 3)
             action = action_fn(t, act_key, obs)
-            mean, var, prob = _member_moments(state, obs, action)  # [E, B, D], [E, B]
-            spread = _disagreement(state, mean[members])  # [B]
-            if propagation == "mean":
-                delta, p = mean[members].mean(0), prob[members].mean(0)
-                member = jnp.full((b,), -1, jnp.int32)
+            if propagation == "random_member":  # TS-1: fresh slots every step
+                slots = jax.random.permutation(member_key, p)
             else:
-                if propagation == "random_member":
-                    member = members[jax.random.randint(member_key, (b,), 0, members.shape[0])]
+                slots = fixed
+            member = members[slots[:b] // (p // m)]  # [B], uniform over members per particle
+            if routed:
+                mean, var, prob = _routed_moments(state, member_params, obs, action, slots, m)
+                spread = jnp.full((b,), jnp.nan, mean.dtype)
+            else:
+                mean, var, prob = _member_moments(state, obs, action)  # [E, B, D], [E, B]
+                spread = _disagreement(state, mean[members])  # [B]
+                if propagation == "mean":
+                    mean, prob = mean[members].mean(0), prob[members].mean(0)
+                    member = jnp.full((b,), -1, jnp.int32)
                 else:
-                    member = fixed
-                rows = jnp.arange(b)
-                delta, p = mean[member, rows], prob[member, rows]  # [B, D], [B]
-                if sample and config.probabilistic:
-                    std = jnp.sqrt(var[member, rows])
-                    delta = delta + std * jax.random.normal(noise_key, delta.shape, delta.dtype)
+                    mean, var, prob = mean[member, rows], var[member, rows], prob[member, rows]
+            delta = mean
+            if sample and config.probabilistic and propagation != "mean":
+                delta = delta + jnp.sqrt(var) * jax.random.normal(noise_key, delta.shape,
+                                                                   delta.dtype)
             next_obs = obs + delta[:, :o]
-            terminated = _terminated(obs, action, next_obs, p)
+            terminated = _terminated(obs, action, next_obs, prob)
             out = Rollout(obs, action, delta[:, o], next_obs, terminated, alive, member, spread)
             return (next_obs, alive & ~terminated), out
 
@@ -231,6 +262,7 @@ def make_ensemble(
         propagation: str = "random_member",
         elites_only: bool = False,
         sample: bool = True,
+        disagreement: bool = False,
     ) -> Rollout:
         """Open-loop rollout of given actions `[H, B]` / `[H, B, A]` from init_obs `[B, O]`.
 
@@ -238,6 +270,14 @@ def make_ensemble(
         member per particle each step) or "fixed_member" (TS-inf: one member per particle for the
         whole trajectory). `sample` draws from the chosen member's Gaussian (probabilistic only).
         Members are drawn among the elites when `elites_only`.
+
+        Cost: with a member propagation each particle is computed by its member only. Particles
+        are dealt into M equal blocks of slots by a random permutation (a fresh one per step for
+        TS-1, one for the whole horizon for TS-inf), so each particle's member is uniform over
+        the M members, as in independent draws, while the batch runs as M dense blocks of
+        ceil(B / M) rows. `disagreement=True` records `Rollout.disagreement`, which needs every
+        member's prediction and so costs the full ensemble per step; otherwise it is NaN for
+        member propagations ("mean" always computes every member and records it).
         """
         horizon = actions.shape[0]
         return _rollout(
@@ -249,6 +289,7 @@ def make_ensemble(
             propagation,
             elites_only,
             sample,
+            disagreement,
         )
 
     def rollout_policy(
@@ -260,6 +301,7 @@ def make_ensemble(
         propagation: str = "random_member",
         elites_only: bool = True,
         sample: bool = True,
+        disagreement: bool = False,
     ) -> Rollout:
         """Closed-loop rollout: `policy(key, obs [B, O]) -> action [B] / [B, A]` for `horizon` steps
         (static). Defaults follow MBPO: a random elite per step, sampled. See `rollout`."""
@@ -272,6 +314,7 @@ def make_ensemble(
             propagation,
             elites_only,
             sample,
+            disagreement,
         )
 
     def losses(state: EnsembleState, batch: TrainBatch):

@@ -147,5 +147,53 @@ def ensemble_apply(
     x_norm: `[..., I]` given to every member when `shared_inputs`, else `[E, ..., I]` (one batch per
     member, as in training on bootstraps). Returns `MemberOutput` with a leading `[E]` axis.
     """
-    in_axes = (0, None) if shared_inputs else (0, 0)
+    in_axes = (param_axes(config), None if shared_inputs else 0)
     return jax.vmap(lambda p, x: member_apply(config, net, p, x), in_axes=in_axes)(params, x_norm)
+
+
+def param_axes(config: EnsembleConfig) -> dict[str, Any]:
+    """vmap axes of the ensemble params: members on axis 0, shared log-variance bounds unbatched."""
+    bounds = None if config.shared_logvar_bounds else 0
+    return {"net": 0, "max_logvar": bounds, "min_logvar": bounds}
+
+
+def take_members(config: EnsembleConfig, params: dict[str, Any], idx: jax.Array) -> dict[str, Any]:
+    """The params of members `idx` `[M]` (leaves `[M, ...]`; shared bounds stay shared)."""
+    axes = param_axes(config)
+    return {name: jax.tree.map(lambda x: x[idx], value) if axes[name] == 0 else value
+            for name, value in params.items()}
+
+
+def renormalize(
+    config: EnsembleConfig, params: dict[str, Any], old: Normalizer, new: Normalizer
+) -> dict[str, Any]:
+    """Params that compute, under normaliser `new`, exactly the function `params` computed under
+    `old` (in original units): the first layer absorbs the input shift and scale, the output layer
+    the target shift and scale, and the log-variance head and its bounds shift by
+    `2 log(old_std / new_std)` (the soft bounds commute with a common shift).
+
+    A refit recomputes the normaliser from the grown dataset; warm-started params rescaled this
+    way start the refit from the model they had learned instead of a distorted one.
+    """
+    layers = dict(params["net"]["params"])
+    first, last = "hidden_0", "output"
+    w0, b0 = layers[first]["kernel"], layers[first]["bias"]  # [E, I, H], [E, H]
+    shift_in = (new.input_mean - old.input_mean) / old.input_std  # [I]
+    b0 = b0 + jnp.einsum("i,eih->eh", shift_in, w0)
+    w0 = w0 * (new.input_std / old.input_std)[None, :, None]
+    layers[first] = {"kernel": w0, "bias": b0}
+
+    d = config.target_dim
+    ratio = old.target_std / new.target_std  # [D]
+    w, b = layers[last]["kernel"], layers[last]["bias"]  # [E, H, out], [E, out]
+    w = w.at[..., :d].multiply(ratio)
+    b = b.at[..., :d].set(b[..., :d] * ratio + (old.target_mean - new.target_mean) / new.target_std)
+    out = dict(params)
+    if config.probabilistic:
+        shift = 2.0 * jnp.log(ratio)  # [D], log-variance in normalised units moves by this
+        b = b.at[..., d : 2 * d].add(shift)
+        out["max_logvar"] = params["max_logvar"] + shift
+        out["min_logvar"] = params["min_logvar"] + shift
+    layers[last] = {"kernel": w, "bias": b}
+    out["net"] = {**params["net"], "params": layers}
+    return out

@@ -25,6 +25,7 @@ from mbrl_jax.models.networks import (
     ensemble_apply,
     normalize_inputs,
     normalize_targets,
+    renormalize,
 )
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -116,11 +117,19 @@ def member_losses(
     out = ensemble_apply(config, net, params, x, shared_inputs=False)  # [E, B, D]
     mse = jnp.mean(jnp.square(out.mean - y), axis=(1, 2))  # [E]
     if config.probabilistic:
-        nll = jax.vmap(gaussian_nll)(out.mean, out.logvar, y)  # [E]
-        bound = params["max_logvar"].sum(-1) - params["min_logvar"].sum(-1)  # [E]
+        if config.nll_scaling == "mbpo":
+            sq = jnp.square(out.mean - y) * jnp.exp(-out.logvar) + out.logvar
+            nll = jnp.mean(sq, axis=(1, 2))  # [E]
+        else:
+            nll = jax.vmap(gaussian_nll)(out.mean, out.logvar, y)  # [E]
+        bound = params["max_logvar"].sum(-1) - params["min_logvar"].sum(-1)  # [E] or [] shared
+        e = config.ensemble_size
+        bound = jnp.broadcast_to(bound / e if config.shared_logvar_bounds else bound, (e,))
         loss = nll + config.logvar_bound_coef * bound
     else:
         loss = mse
+    if config.layer_weight_decay:
+        loss = loss + layer_penalty(config, params)
     metrics = {"mse": mse}
     if config.learn_termination:
         bce = optax.sigmoid_binary_cross_entropy(out.termination_logit, batch.done).mean(-1)
@@ -128,6 +137,15 @@ def member_losses(
         metrics["termination_bce"] = bce
     metrics["loss"] = loss
     return loss, metrics
+
+
+def layer_penalty(config: EnsembleConfig, params: Any) -> jax.Array:
+    """Per-member `sum_l c_l * 0.5 * |W_l|^2` `[E]` over the kernels, input layer first."""
+    layers = params["net"]["params"]
+    names = [f"hidden_{i}" for i in range(len(config.hidden_sizes))] + ["output"]
+    terms = [c * 0.5 * jnp.sum(jnp.square(layers[n]["kernel"]), axis=(1, 2))
+             for c, n in zip(config.layer_weight_decay, names, strict=True)]
+    return sum(terms)
 
 
 def make_update(
@@ -148,13 +166,28 @@ def make_update(
     return update
 
 
-def bootstrap_indices(key: jax.Array, ensemble_size: int, size: int, num_valid: Any) -> jax.Array:
-    """Per-member bootstrap `[E, size]`: ints uniform in `[0, num_valid)`, with replacement.
+def bootstrap_rows(key: jax.Array, positions: jax.Array, num_valid: Any) -> jax.Array:
+    """Rows of members' bootstraps at `positions` `[E, ...]`: ints uniform in `[0, num_valid)`.
 
-    Each member gets its own draw (its own key). Only the first `num_valid` columns are used.
+    Member e's bootstrap is the sequence `row_e(p)`, p = 0, 1, ..., one independent uniform draw
+    per position from a counter-based generator keyed by (key, e, p): a fixed resample for the
+    whole fit, computed only where it is read (no `[E, capacity]` table, no sort).
     """
-    keys = jax.random.split(key, ensemble_size)
-    return jax.vmap(lambda k: jax.random.randint(k, (size,), 0, jnp.maximum(num_valid, 1)))(keys)
+    keys = jax.random.split(key, positions.shape[0])
+    hi = jnp.maximum(num_valid, 1)
+
+    def member(k, pos):
+        draw = lambda p: jax.random.randint(jax.random.fold_in(k, p), (), 0, hi)  # noqa: E731
+        return jax.vmap(draw)(pos.reshape(-1)).reshape(pos.shape)
+
+    return jax.vmap(member)(keys, positions)
+
+
+def bootstrap_indices(key: jax.Array, ensemble_size: int, size: int, num_valid: Any) -> jax.Array:
+    """Per-member bootstrap `[E, size]`: positions 0..size-1 of each member's `bootstrap_rows`
+    (ints uniform in `[0, num_valid)`, with replacement, an independent draw per member)."""
+    positions = jnp.broadcast_to(jnp.arange(size), (ensemble_size, size))
+    return bootstrap_rows(key, positions, num_valid)
 
 
 def _masked_permutation(key: jax.Array, size: int, num_valid: Any) -> jax.Array:
@@ -163,6 +196,16 @@ def _masked_permutation(key: jax.Array, size: int, num_valid: Any) -> jax.Array:
     u = jax.random.uniform(key, (size,))
     u = jnp.where(jnp.arange(size) < num_valid, u, 2.0 + jnp.arange(size) / size)
     return jnp.argsort(u)
+
+
+def keep_best(config: EnsembleConfig, better: jax.Array, new: Any, old: Any) -> Any:
+    """Per member, `new` params where `better` `[E]` else `old`; shared bounds follow `new`."""
+    e = config.ensemble_size
+    pick = lambda n, o: jnp.where(better.reshape((e,) + (1,) * (n.ndim - 1)), n, o)  # noqa: E731
+    out = {"net": jax.tree.map(pick, new["net"], old["net"])}
+    for name in ("max_logvar", "min_logvar"):
+        out[name] = new[name] if config.shared_logvar_bounds else pick(new[name], old[name])
+    return out
 
 
 def track_improvement(mse, best, ref, since, threshold: float):
@@ -179,12 +222,23 @@ def track_improvement(mse, best, ref, since, threshold: float):
             jnp.where(jnp.any(improved), 0, since + 1))
 
 
+_EVAL_CHUNK = 256  # validation rows per forward pass; the number of passes follows rows held
+
+
 def make_fit(
     config: EnsembleConfig,
     net: Network,
     update: Callable[[EnsembleState, TrainBatch], tuple[EnsembleState, dict[str, jax.Array]]],
 ):
-    """`fit(state, dataset, key, num_valid=None) -> (state, FitInfo)`; see `EnsembleModel.fit`."""
+    """`fit(state, dataset, key, num_valid=None) -> (state, FitInfo)`; see `EnsembleModel.fit`.
+
+    Cost. One shuffle of the capacity splits holdout from training rows and the normaliser is one
+    masked pass over it, once per fit; every epoch then costs in the rows held: `n_train // B`
+    minibatches (at least one), each drawn with replacement from every member's bootstrap
+    (`bootstrap_rows`, computed only where read), and `ceil(n_holdout / 256)` validation passes.
+    Warm start: when `state` was fitted before, its params are first rescaled to the new
+    normaliser (`renormalize`), so the refit starts from the function already learned.
+    """
     e = config.ensemble_size
 
     def fit(state: EnsembleState, dataset: Transition, key: jax.Array, num_valid: Any = None):
@@ -196,54 +250,62 @@ def make_fit(
             jnp.floor(n * config.holdout_ratio).astype(jnp.int32), config.max_holdout
         )
         n_train = n - n_hold
-        train_cap = capacity  # static bound of training rows
         batch = min(config.batch_size, capacity)  # static minibatch size
         num_batches = jnp.maximum(n_train // batch, 1)
 
         split_key, boot_key, loop_key = jax.random.split(key, 3)
         order = _masked_permutation(split_key, capacity, n)  # valid rows first, shuffled
-        inputs = encode_inputs(config, dataset.obs, dataset.action)  # [N, I]
-        targets = encode_targets(dataset.obs, dataset.reward, dataset.next_obs)  # [N, D]
-        done = dataset.done.astype(inputs.dtype)  # [N]
+
+        def encoded(rows):
+            obs = dataset.obs[rows]
+            return (encode_inputs(config, obs, dataset.action[rows]),
+                    encode_targets(obs, dataset.reward[rows], dataset.next_obs[rows]),
+                    dataset.done[rows].astype(obs.dtype))
 
         # Validation rows: the first n_hold of `order`; with none, validate on training rows.
         eval_cap = hold_cap if hold_cap > 0 else min(capacity, max(config.max_holdout, 1))
         eval_count = jnp.where(n_hold > 0, n_hold, jnp.minimum(n_train, eval_cap))
-        eval_rows = order[:eval_cap]  # [H]
-        eval_mask = jnp.arange(eval_cap) < eval_count  # [H]
+        chunk = min(_EVAL_CHUNK, eval_cap)
+        padded = -(-eval_cap // chunk) * chunk
+        eval_rows = jnp.pad(order[:eval_cap], (0, padded - eval_cap))  # [Hp]
+        eval_mask = jnp.arange(padded) < eval_count  # [Hp]
 
-        train_pos = jnp.arange(train_cap)
-        train_rows = order[jnp.minimum(n_hold + train_pos, capacity - 1)]  # [N]
-        train_mask = train_pos < n_train
-        normalizer = compute_normalizer(inputs[train_rows], targets[train_rows], train_mask)
-        state = state.replace(normalizer=normalizer)
-        if config.bootstrap:
-            boot = bootstrap_indices(boot_key, e, train_cap, n_train)  # [E, N] into train_rows
-        else:
-            boot = jnp.broadcast_to(jnp.arange(train_cap), (e, train_cap))
+        train_rows = order[jnp.minimum(n_hold + jnp.arange(capacity), capacity - 1)]  # [N]
+        train_in, train_tg, _ = encoded(train_rows)
+        normalizer = compute_normalizer(train_in, train_tg, jnp.arange(capacity) < n_train)
+        fitted = state.step > 0
+        params = jax.tree.map(
+            lambda new, old: jnp.where(fitted, new, old),
+            renormalize(config, state.params, state.normalizer, normalizer), state.params)
+        state = state.replace(params=params, normalizer=normalizer)
 
-        x_eval = normalize_inputs(normalizer, inputs[eval_rows])  # [H, I]
-        y_eval = normalize_targets(normalizer, targets[eval_rows])  # [H, D]
+        eval_in, eval_tg, _ = encoded(eval_rows)
+        x_eval = normalize_inputs(normalizer, eval_in)  # [Hp, I]
+        y_eval = normalize_targets(normalizer, eval_tg)  # [Hp, D]
         w_eval = eval_mask.astype(x_eval.dtype) / jnp.maximum(eval_count, 1)
+        num_chunks = (eval_count + chunk - 1) // chunk
 
         def holdout_mse(params):
-            out = ensemble_apply(config, net, params, x_eval)  # mean [E, H, D]
-            per_row = jnp.mean(jnp.square(out.mean - y_eval), -1)  # [E, H]
-            return per_row @ w_eval  # [E]
+            def one_chunk(c, acc):
+                x = jax.lax.dynamic_slice_in_dim(x_eval, c * chunk, chunk)
+                y = jax.lax.dynamic_slice_in_dim(y_eval, c * chunk, chunk)
+                w = jax.lax.dynamic_slice_in_dim(w_eval, c * chunk, chunk)
+                out = ensemble_apply(config, net, params, x)  # mean [E, chunk, D]
+                return acc + jnp.mean(jnp.square(out.mean - y), -1) @ w
+
+            return jax.lax.fori_loop(0, num_chunks, one_chunk, jnp.zeros(e))  # [E]
 
         def epoch(carry):
             ep, st, best_params, best, ref, since, train_curve, hold_curve, k = carry
-            k, perm_key = jax.random.split(k)
-            perm = jax.vmap(lambda kk: _masked_permutation(kk, train_cap, n_train))(
-                jax.random.split(perm_key, e)
-            )  # [E, N] positions into each member's bootstrap
-            member_rows = train_rows[jnp.take_along_axis(boot, perm, axis=1)]  # [E, N]
+            k, epoch_key = jax.random.split(k)
 
             def step(i, inner):
                 st, loss_sum = inner
-                cols = (i * batch + jnp.arange(batch)) % jnp.maximum(n_train, 1)
-                rows = member_rows[:, cols]  # [E, B]
-                tb = TrainBatch(inputs[rows], targets[rows], done[rows])
+                pos = jax.random.randint(jax.random.fold_in(epoch_key, i), (e, batch), 0,
+                                         jnp.maximum(n_train, 1))  # [E, B]
+                if config.bootstrap:
+                    pos = bootstrap_rows(boot_key, pos, n_train)
+                tb = TrainBatch(*encoded(train_rows[pos]))  # [E, B, ...]
                 st, metrics = update(st, tb)
                 return st, loss_sum + metrics["loss"]
 
@@ -251,11 +313,7 @@ def make_fit(
             mse = holdout_mse(st.params)  # [E]
             better, best, ref, since = track_improvement(
                 mse, best, ref, since, config.improvement_threshold)
-            best_params = jax.tree_util.tree_map(
-                lambda new, old: jnp.where(better.reshape((e,) + (1,) * (new.ndim - 1)), new, old),
-                st.params,
-                best_params,
-            )
+            best_params = keep_best(config, better, st.params, best_params)
             train_curve = train_curve.at[ep].set(loss_sum / num_batches)
             hold_curve = hold_curve.at[ep].set(mse)
             return ep + 1, st, best_params, best, ref, since, train_curve, hold_curve, k

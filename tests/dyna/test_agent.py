@@ -59,13 +59,16 @@ def test_hand_fed_sequence_matches_numpy_reference():
     assert np.count_nonzero(expected) >= 5  # the sequence reaches most of the table
 
 
-@pytest.mark.parametrize("variant, draw", [
-    ("dyna-q", "state_then_action"), ("dyna-q", "observed_pair"), ("dyna-q+", "observed_pair")])
-def test_update_end_to_end_matches_numpy_reference(variant, draw):
+@pytest.mark.parametrize("variant, draw, kappa", [
+    ("dyna-q", "state_then_action", 0.0), ("dyna-q", "observed_pair", 0.0),
+    ("dyna-q+", "observed_pair", 0.0), ("dyna-q+", "observed_pair", 0.3),
+    ("dyna-q+", "state_then_action", 0.3)])
+def test_update_end_to_end_matches_numpy_reference(variant, draw, kappa):
     """`dyna.update` as a whole (direct update, model update, planning from the *updated* model
-    with this step's key) against the numpy reference replaying the same planning pairs."""
+    with this step's key) against the numpy reference replaying the same planning pairs; with
+    kappa > 0 this pins Dyna-Q+'s tau bookkeeping (real steps since the pair was last tried)."""
     config = dyna.DynaConfig(variant=variant, planning_draw=draw, planning_steps=4, alpha=ALPHA,
-                             gamma=GAMMA, kappa=0.0)
+                             gamma=GAMMA, kappa=kappa)
     hp = config.hparams()
     transitions = [(0, 1, 0.0, 1, False), (1, 1, 0.0, 2, False), (2, 1, 1.0, 3, True),
                    (0, 0, 0.0, 0, False), (1, 0, -0.5, 0, False), (2, 0, 0.5, 1, False)]
@@ -77,26 +80,31 @@ def test_update_end_to_end_matches_numpy_reference(variant, draw):
         uniforms = jax.random.uniform(key, (4, dyna.agent.uniforms_per_draw(4, 2)))
         ps, pa = dyna.draw_pairs(state.model, uniforms, config)
         draws.append(list(zip(np.asarray(ps).tolist(), np.asarray(pa).tolist(), strict=True)))
-    if variant == "dyna-q+":  # untried pairs are planned as self-loops with reward 0 (kappa = 0)
-        expected = numpy_dyna_reference_with_untried(4, 2, transitions, draws)
+    if variant == "dyna-q+":  # untried pairs are planned as self-loops with reward 0
+        expected = numpy_dyna_reference_with_untried(4, 2, transitions, draws, kappa)
     else:
         expected = numpy_dyna_reference(4, 2, transitions, draws)
     np.testing.assert_allclose(np.asarray(state.q), expected, rtol=1e-6, atol=1e-7)
     assert int(state.step) == len(transitions)
 
 
-def numpy_dyna_reference_with_untried(num_states, num_actions, transitions, planning_draws):
+def numpy_dyna_reference_with_untried(num_states, num_actions, transitions, planning_draws,
+                                      kappa=0.0):
     """The reference with the book's footnote: an untried pair of a visited state stays put with
-    reward 0."""
+    reward 0; every planned reward gets kappa * sqrt(tau), tau = real steps since the pair was
+    last tried (since step 0 if never)."""
     q = np.zeros((num_states, num_actions))
-    model = {}
-    for (s, a, r, s2, term), draws in zip(transitions, planning_draws, strict=True):
+    model, last_tried = {}, {}
+    for step, ((s, a, r, s2, term), draws) in enumerate(
+            zip(transitions, planning_draws, strict=True), start=1):
         q[s, a] += ALPHA * (r + (0 if term else GAMMA * q[s2].max()) - q[s, a])
         model[(s, a)] = (r, s2, term)
+        last_tried[(s, a)] = step
         visited = {ps for ps, _ in model}
         for ps, pa in draws:
             assert ps in visited
             pr, ps2, pterm = model.get((ps, pa), (0.0, ps, False))
+            pr += kappa * np.sqrt(step - last_tried.get((ps, pa), 0))
             q[ps, pa] += ALPHA * (pr + (0 if pterm else GAMMA * q[ps2].max()) - q[ps, pa])
     return q
 

@@ -1,0 +1,127 @@
+"""Model rollouts for MBPO: our batched rollout against the tutorial's design.
+
+400 start states, horizon 1 and 5, Pendulum shapes (obs 3, action 1), MBPO's ensemble (7 members,
+5 elites, 4 x 200 swish) and a SAC-sized policy (2 x 256 tanh-Gaussian), float32. Cases, in the
+same run, interleaved over rounds (median time, median of per-round ratios):
+
+  * ours: `rollout_policy` over all 400 starts at once (one jitted call, `lax.scan` over the
+    horizon; each particle computed by its random elite only);
+  * ours_all_members: the same call with `disagreement=True` (every elite evaluated per particle,
+    as needed for the disagreement cut);
+  * tutorial_loop: the tutorial's design, a Python loop over start states, each step calling the
+    ensemble on one state (`predict` jitted for a batch of one), then picking a random elite's
+    sampled prediction, and the jitted policy on that one state.
+
+Run:  python benchmarks/mbpo_rollouts.py [--out DIR] [--rounds 5]
+Writes DIR/mbpo_rollouts.json and .md (default benchmarks/results).
+"""
+
+import argparse
+import json
+import pathlib
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from machine import describe_machine  # noqa: E402
+
+from mbrl_jax.models import EnsembleConfig, make_ensemble  # noqa: E402
+from mbrl_jax.sac import SACConfig, make_agent  # noqa: E402
+
+OBS, ACT, STARTS = 3, 1, 400
+
+
+def build():
+    model = make_ensemble(EnsembleConfig.mbpo(OBS, ACT))
+    state = model.init(jax.random.key(0))
+    agent = make_agent(SACConfig(), OBS, -2 * np.ones(ACT), 2 * np.ones(ACT))
+    agent_state = agent.init(jax.random.key(1))
+    start = jax.random.normal(jax.random.key(2), (STARTS, OBS))
+    return model, state, agent, agent_state, start
+
+
+def make_cases(horizon: int):
+    model, state, agent, agent_state, start = build()
+
+    def policy(key, obs):
+        return agent.act(agent_state, obs, key)
+
+    def batched(all_members: bool):
+        run = jax.jit(lambda k: model.rollout_policy(state, k, start, policy, horizon,
+                                                     disagreement=all_members).next_obs)
+        return lambda k: jax.block_until_ready(run(k))
+
+    predict_one = jax.jit(lambda o, a, k: model.predict(state, o, a, key=k, elites_only=True))
+    act_one = jax.jit(lambda k, o: agent.act(agent_state, o, k))
+
+    def tutorial(key):
+        rng = np.random.default_rng(int(jax.random.randint(key, (), 0, 2**31 - 1)))
+        out = []
+        for i in range(STARTS):
+            obs = start[i : i + 1]  # [1, O]
+            for t in range(horizon):
+                k = jax.random.fold_in(key, i * horizon + t)
+                action = act_one(k, obs)
+                pred = predict_one(obs, action, k)
+                member = rng.integers(pred.sample_next_obs.shape[0])
+                obs = pred.sample_next_obs[member]
+            out.append(obs)
+        return jax.block_until_ready(jnp.concatenate(out))
+
+    return {"ours": batched(False), "ours_all_members": batched(True),
+            "tutorial_loop": tutorial}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=pathlib.Path,
+                        default=pathlib.Path(__file__).resolve().parent / "results")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--preset", choices=("cpu", "gpu"), default="cpu",
+                        help="gpu: same cases (the sizes are the task's)")
+    args = parser.parse_args()
+    results = {"machine": describe_machine(), "starts": STARTS, "rounds": args.rounds,
+               "horizons": {}}
+    for horizon in (1, 5):
+        cases = make_cases(horizon)
+        for fn in cases.values():  # compile and warm up
+            fn(jax.random.key(0))
+        times = {name: [] for name in cases}
+        for r in range(args.rounds):
+            for name, fn in cases.items():
+                t0 = time.perf_counter()
+                fn(jax.random.key(r + 1))
+                times[name].append(time.perf_counter() - t0)
+        ratio = [t / o for t, o in zip(times["tutorial_loop"], times["ours"], strict=True)]
+        ratio_all = [t / o for t, o in zip(times["tutorial_loop"], times["ours_all_members"],
+                                           strict=True)]
+        results["horizons"][horizon] = {
+            "median_seconds": {k: statistics.median(v) for k, v in times.items()},
+            "seconds": times,
+            "speedup_ours_vs_tutorial_median": statistics.median(ratio),
+            "speedup_ours_all_members_vs_tutorial_median": statistics.median(ratio_all),
+        }
+        print(horizon, json.dumps(results["horizons"][horizon]["median_seconds"]),
+              f"speedup {statistics.median(ratio):.0f}x", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "mbpo_rollouts.json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = ["# MBPO model rollouts: 400 starts, ours vs the tutorial's per-state loop", "",
+             f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, "
+             f"jax {results['machine'].get('jax')} ({results['machine'].get('jax_backend')}); "
+             f"{args.rounds} interleaved rounds, medians.", "",
+             "| horizon | ours (s) | ours, all elites (s) | tutorial loop (s) | speedup |",
+             "|---|---|---|---|---|"]
+    for h, row in results["horizons"].items():
+        med, speedup = row["median_seconds"], row["speedup_ours_vs_tutorial_median"]
+        lines.append(f"| {h} | {med['ours']:.4f} | {med['ours_all_members']:.4f} | "
+                     f"{med['tutorial_loop']:.3f} | {speedup:.0f}x |")
+    (args.out / "mbpo_rollouts.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Every ```python block of the README runs as written (in order, each in a fresh namespace).
+
+A block preceded by an HTML comment `<!-- skip: reason -->` is left out, with its reason shown by
+pytest; shell blocks (```bash) are not Python and are not run here.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+_BLOCK = re.compile(r"(<!--\s*skip:(?P<reason>.*?)-->\s*\n)?```python\n(?P<code>.*?)```", re.S)
+
+
+def _blocks():
+    text = README.read_text()
+    for match in _BLOCK.finditer(text):
+        line = text[:match.start("code")].count("\n") + 1
+        marks = [pytest.mark.skip(reason=match["reason"].strip())] if match["reason"] else []
+        yield pytest.param(match["code"], id=f"README.md:{line}", marks=marks)
+
+
+@pytest.mark.parametrize("code", list(_blocks()))
+def test_readme_python_block_runs(code):
+    exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})
+
+
+def test_readme_has_python_blocks():
+    assert len(list(_blocks())) >= 2
