@@ -130,6 +130,9 @@ def _add_run_options(parser: argparse.ArgumentParser, spec) -> None:
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                         help="continue the run in RUN_DIR from its latest checkpoint (same "
                              "options; --steps may be larger)")
+    parser.add_argument("--stop-at", type=_positive_int, default=None, metavar="STEPS",
+                        help="end this session at the first chunk end at or past STEPS, with a "
+                             "checkpoint (continue later with --resume)")
     parser.add_argument("--no-check-finite", action="store_true",
                         help="do not stop on NaN/inf metrics or state (checked once per chunk)")
 
@@ -240,7 +243,7 @@ def _train(args) -> Path:
         chunk_steps=args.chunk_steps, eval_every=eval_every, devices=devices,
         checkpoint_every=checkpoint_every, keep_checkpoints=args.keep_checkpoints,
         resume=saved is not None, check_finite=not args.no_check_finite,
-        progress=not args.no_progress)
+        progress=not args.no_progress, stop_at=args.stop_at)
     outcome = run_in_folder(trainer, keys, settings)
     if outcome.metrics is not None:
         streams = report.per_stream(outcome.metrics)
@@ -259,8 +262,8 @@ def _train(args) -> Path:
               f"max {final.max():.4g})")
     print(f"compile {outcome.compile_seconds:.2f} s, run {outcome.run_seconds:.2f} s "
           f"({outcome.env_steps_per_s:,.0f} env steps/s over all seeds)")
-    if outcome.status == "interrupted":
-        print(f"interrupted at env step {outcome.env_steps}; continue with --resume {out}")
+    if outcome.status in ("interrupted", "stopped"):
+        print(f"{outcome.status} at env step {outcome.env_steps}; continue with --resume {out}")
     print(f"outputs: {out}/ (config.json, run.json, metrics.jsonl, eval.jsonl, metrics.npz, "
           f"checkpoints/)")
     return out

@@ -24,10 +24,12 @@ from tests.conftest import tree_equal
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _cli(*argv, check=True, **kwargs):
+def _cli(*argv):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "mbrl_jax", *argv], capture_output=True,
-                          text=True, env=env, check=check, **kwargs)
+    done = subprocess.run([sys.executable, "-m", "mbrl_jax", *argv], capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
 
 
 def _trainer_for(argv):
@@ -72,30 +74,33 @@ def compilation_cache(tmp_path_factory, monkeypatch):
 
 @pytest.mark.parametrize("name", list(registry()))
 def test_resume_is_exact_for_every_algorithm(name, tmp_path, compilation_cache):
-    """2N steps in one go == N steps, saved, then a new process continuing to 2N."""
+    """2N steps in one go == N steps (--stop-at), saved, then a new process continuing to 2N."""
     spec = registry()[name]
     trainer, _ = _trainer_for(["train", name, *spec.test_args])
     per_iter = trainer.env_steps_per_iteration
-    every = trainer.num_iterations // 10  # iterations between evaluations, and per chunk
-    assert every >= 1, "test_args must run at least 10 iterations"
+    every = max(1, trainer.num_iterations // 10)  # iterations between evaluations, per chunk
     n = 5 * every * per_iter
     total = 2 * n
-    common = [*spec.test_args, "--seeds", "2", "--eval-every", str(every * per_iter),
-              "--chunk-steps", str(every * per_iter), "--no-progress"]
+    evaluation = ["--eval-every", str(every * per_iter)] if trainer.evaluate else []
+    common = [*spec.test_args, "--seeds", "2", *evaluation, "--chunk-steps",
+              str(every * per_iter), "--no-progress"]
     whole, half = tmp_path / "whole", tmp_path / "half"
     assert main(["train", name, *common, "--steps", str(total), "--out", str(whole)]) == 0
-    assert main(["train", name, *common, "--steps", str(n), "--out", str(half)]) == 0
+    assert main(["train", name, *common, "--steps", str(total), "--stop-at", str(n),
+                 "--out", str(half)]) == 0
+    assert json.loads((half / "run.json").read_text())["env_steps"] == n
     _cli("train", name, *common, "--steps", str(total), "--resume", str(half))
     argv = ["train", name, *common, "--steps", str(total)]
     state_whole, host_whole = _final_state(whole, argv)
     state_half, host_half = _final_state(half, argv)
     assert tree_equal(state_whole, state_half)
     assert tree_equal(host_whole, host_half)  # per-step metrics and evaluations so far
-    for npz in ("metrics.npz", "eval.npz"):
+    for npz in ("metrics.npz", "eval.npz") if trainer.evaluate else ("metrics.npz",):
         a, b = np.load(whole / npz), np.load(half / npz)
         assert set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a)
     assert _jsonl(whole / "metrics.jsonl") == _jsonl(half / "metrics.jsonl")
-    assert _jsonl(whole / "eval.jsonl") == _jsonl(half / "eval.jsonl")
+    if trainer.evaluate:
+        assert _jsonl(whole / "eval.jsonl") == _jsonl(half / "eval.jsonl")
     assert json.loads((half / "run.json").read_text())["env_steps"] == total
 
 
@@ -196,3 +201,11 @@ def test_memory_plan_keeps_long_runs_off_the_host_and_refuses_what_cannot_fit(mo
     monkeypatch.setattr(memory, "device_capacity", lambda device: 10_000)
     with pytest.raises(RunError, match=r"cannot fit: memory estimate: state .*/seed"):
         plan_memory(trainer, 32, settings)
+
+
+def test_a_checkpoint_of_other_shapes_is_refused(tmp_path):
+    ckpt = checkpoint.Checkpointer(tmp_path / "ckpt")
+    ckpt.save(5, {"buffer": np.zeros((2, 50), np.float32)}, {}, {"algorithm": "x"})
+    with pytest.raises(checkpoint.CheckpointMismatchError,
+                       match=r"\['buffer'\]: checkpoint \(2, 50\), this run \(2, 100\)"):
+        ckpt.restore({"buffer": jax.ShapeDtypeStruct((2, 100), np.float32)}, {"algorithm": "x"})

@@ -62,6 +62,7 @@ def _abstract_data(abstract):
 def describe_mismatch(saved: dict, expect: dict) -> list[str]:
     """One line per key of `expect` whose value differs in the checkpoint's `saved` meta."""
     lines = []
+    expect = json.loads(json.dumps(expect))  # compare as stored: tuples become lists
     if saved.get("format_version") != FORMAT_VERSION:
         lines.append(f"checkpoint format version {saved.get('format_version')}, this mbrl-jax "
                      f"reads version {FORMAT_VERSION}")
@@ -83,7 +84,10 @@ class Checkpointer:
         self.manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
-                                                 enable_async_checkpointing=False))
+                                                 enable_async_checkpointing=False),
+            item_handlers={"state": ocp.StandardCheckpointHandler(),
+                           "host": ocp.StandardCheckpointHandler(),
+                           "meta": ocp.JsonCheckpointHandler()})
 
     def steps(self) -> list[int]:
         return sorted(self.manager.all_steps())
@@ -126,6 +130,16 @@ class Checkpointer:
                 f"checkpoint {self.directory / str(step)} is from another run: "
                 + "; ".join(problems))
         target_state = _abstract_data(abstract_state)
+        stored = self.manager.item_metadata(step).state
+        differ = [f"{jax.tree_util.keystr(path)}: checkpoint {tuple(a.shape)}, this run "
+                  f"{tuple(b.shape)}" for (path, a), b in zip(
+                      jax.tree_util.tree_flatten_with_path(stored)[0],
+                      jax.tree.leaves(target_state), strict=False) if tuple(a.shape) != b.shape]
+        if differ or len(jax.tree.leaves(stored)) != len(jax.tree.leaves(target_state)):
+            raise CheckpointMismatchError(
+                f"checkpoint {self.directory / str(step)} holds state of other shapes (a config "
+                f"value such as a buffer size that follows the run length?): "
+                + "; ".join(differ[:5] or ["the state's structure differs"]))
         try:
             loaded = self.manager.restore(step, args=ocp.args.Composite(
                 state=ocp.args.StandardRestore(target_state),

@@ -36,7 +36,9 @@ class RunSettings(NamedTuple):
     seeds...). expect: what a resumed checkpoint's meta must match (default: meta).
     chunk_steps: env steps per chunk (None: total/50, at least 100, capped by memory).
     eval_every: iterations between evaluations (None: none). checkpoint_every: env steps between
-    checkpoints (0: every chunk; the last chunk and Ctrl-C always save; None: no checkpoints)."""
+    checkpoints (0: every chunk; the last chunk and Ctrl-C always save; None: no checkpoints).
+    stop_at: end this session at the first chunk end at or past this env step (saving a
+    checkpoint there, status "stopped"); `resume` continues it."""
 
     out: Path
     meta: dict
@@ -51,10 +53,11 @@ class RunSettings(NamedTuple):
     check_finite: bool = True
     progress: bool = True
     host_metrics_budget: int | None = None
+    stop_at: int | None = None
 
 
 class RunOutcome(NamedTuple):
-    status: str                      # "complete" or "interrupted"
+    status: str                      # "complete", "interrupted" or "stopped" (stop_at)
     state: Any                       # final result of every seed (trainer.result)
     metrics: dict | None             # [S, T, ...] per-step metrics, None if not kept
     eval_metrics: dict               # [S, E, ...]
@@ -218,9 +221,10 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
         eval_steps.append(chunk.eval_steps)
         reached[0] = chunk.env_steps
         bar.update(chunk.env_steps, reward_per_step=f"{record['reward_per_step']:.3g}")
+        stopping = settings.stop_at is not None and chunk.env_steps >= settings.stop_at
         due = (settings.checkpoint_every is not None and (
             chunk.env_steps - last_saved[0] >= settings.checkpoint_every
-            or chunk.env_steps == trainer.num_env_steps or interrupted))
+            or chunk.env_steps == trainer.num_env_steps or interrupted or stopping))
         if ckpt is not None and due:
             saved_host = {"env_steps": np.int64(chunk.env_steps)}
             if evals:  # orbax stores no zero-size arrays
@@ -242,7 +246,9 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
                              on_chunk, eval_every=settings.eval_every, devices=settings.devices,
                              start=start, keep_metrics=keep,
                              check_finite_values=settings.check_finite,
-                             stop=lambda: bool(interrupted))
+                             stop=lambda: bool(interrupted) or (
+                                 settings.stop_at is not None
+                                 and reached[0] >= settings.stop_at))
     except NonFiniteError as err:
         where = (f"last good checkpoint: {ckpt.directory / str(last_good[0])}"
                  if last_good[0] is not None else "no checkpoint was saved before it")
@@ -254,7 +260,8 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
         if ckpt is not None:
             ckpt.close()
     env_steps = reached[0]
-    state_status = "interrupted" if interrupted else "complete"
+    state_status = ("interrupted" if interrupted else
+                    "complete" if env_steps >= trainer.num_env_steps else "stopped")
     steps_per_s = num_seeds * (env_steps - first_step) / max(result.run_seconds, 1e-9)
     status(state_status, env_steps, compile_seconds=round(result.compile_seconds, 3),
            run_seconds=round(result.run_seconds, 3), env_steps_per_s=round(steps_per_s, 1))
