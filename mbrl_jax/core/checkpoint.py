@@ -59,6 +59,17 @@ def _abstract_data(abstract):
     return jax.tree.map(leaf, abstract)
 
 
+def _shapes_by_path(tree) -> dict[tuple[str, ...], tuple[int, ...]]:
+    """Leaf shapes keyed by field/key names (stored dicts and dataclasses compare alike)."""
+    def name(entry):
+        for attr in ("key", "name", "idx"):
+            if hasattr(entry, attr):
+                return str(getattr(entry, attr))
+        return str(entry)
+    return {tuple(name(e) for e in path): tuple(leaf.shape)
+            for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
 def describe_mismatch(saved: dict, expect: dict) -> list[str]:
     """One line per key of `expect` whose value differs in the checkpoint's `saved` meta."""
     lines = []
@@ -130,12 +141,11 @@ class Checkpointer:
                 f"checkpoint {self.directory / str(step)} is from another run: "
                 + "; ".join(problems))
         target_state = _abstract_data(abstract_state)
-        stored = self.manager.item_metadata(step).state
-        differ = [f"{jax.tree_util.keystr(path)}: checkpoint {tuple(a.shape)}, this run "
-                  f"{tuple(b.shape)}" for (path, a), b in zip(
-                      jax.tree_util.tree_flatten_with_path(stored)[0],
-                      jax.tree.leaves(target_state), strict=False) if tuple(a.shape) != b.shape]
-        if differ or len(jax.tree.leaves(stored)) != len(jax.tree.leaves(target_state)):
+        stored = _shapes_by_path(self.manager.item_metadata(step).state)
+        wanted = _shapes_by_path(target_state)
+        differ = [f"{'.'.join(path)}: checkpoint {stored.get(path)}, this run {shape}"
+                  for path, shape in wanted.items() if stored.get(path) != shape]
+        if differ or set(stored) != set(wanted):
             raise CheckpointMismatchError(
                 f"checkpoint {self.directory / str(step)} holds state of other shapes (a config "
                 f"value such as a buffer size that follows the run length?): "
