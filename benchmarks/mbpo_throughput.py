@@ -54,6 +54,10 @@ def main() -> None:
                      "env_steps_per_second_per_seed": STEPS / run_s,
                      "env_steps_per_second_total": STEPS * seeds / run_s})
         print(json.dumps(rows[-1]), flush=True)
+        write(args, config, rows)  # after every row, so a cut-short run keeps what it measured
+
+
+def write(args, config, rows) -> None:
     result = {"machine": describe_machine(), "preset": args.preset, "config": repr(config),
               "env_steps_per_seed": STEPS, "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)

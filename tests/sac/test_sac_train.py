@@ -27,21 +27,6 @@ def train():
     return jax.jit(make_train(SMALL, *PENDULUM))
 
 
-def test_same_key_same_result_and_update_count(train):
-    hp = SMALL.hparams()
-    a = train(jax.random.key(3), hp)
-    b = train(jax.random.key(3), hp)
-    c = train(jax.random.key(4), hp)
-    assert tree_equal(a, b)
-    assert not tree_equal(a, c)
-    state, metrics = a
-    # no updates during the 10 warm-up steps, then G = 2 per env step
-    assert int(state.num_updates) == (40 - 10) * 2
-    assert metrics["reward"].shape == (40, 2) and metrics["done"].shape == (40, 2)
-    assert np.all(np.asarray(metrics["critic_loss"])[:10] == 0)
-    assert np.all(np.asarray(metrics["critic_loss"])[10:] > 0)
-
-
 def test_vmap_over_seeds_and_hparams_equals_single_runs_without_retrace(train):
     traces = 0
     inner = make_train(SMALL, *PENDULUM)
@@ -57,8 +42,17 @@ def test_vmap_over_seeds_and_hparams_equals_single_runs_without_retrace(train):
     keys = jax.random.split(jax.random.key(0), 3)
     batched = jax.jit(jax.vmap(counted))
     out = batched(keys, hp)
-    batched(jax.random.split(jax.random.key(1), 3), hp.replace(tau=jnp.full(3, 0.1)))
+    again = batched(keys, hp)
+    other = batched(jax.random.split(jax.random.key(1), 3), hp.replace(tau=jnp.full(3, 0.1)))
     assert traces == 1
+    assert tree_equal(out, again)                       # same keys, same pytrees
+    assert not tree_equal(out[0], other[0])
+    state, metrics = out
+    # no updates during the 10 warm-up steps, then G = 2 per env step
+    np.testing.assert_array_equal(state.num_updates, [(40 - 10) * 2] * 3)
+    assert metrics["reward"].shape == (3, 40, 2) and metrics["done"].shape == (3, 40, 2)
+    assert np.all(np.asarray(metrics["critic_loss"])[:, :10] == 0)
+    assert np.all(np.asarray(metrics["critic_loss"])[:, 10:] > 0)
     for i in range(3):
         single = train(keys[i], jax.tree.map(lambda x, i=i: x[i], hp))
         # the batched program may round matmuls differently: equal to float32 precision
@@ -180,10 +174,11 @@ def test_iterations_of_several_env_steps_equal_single_steps(train):
 
 @pytest.mark.slow
 def test_sac_learns_pendulum():
-    # 4 seeds, 6000 env steps: the deterministic policy's return rises from about -1200 (random
-    # policy) to above -400 on average.
+    # 4 seeds, 6000 env steps with the exercise-3 settings (64x64, Adam 1e-3): the deterministic
+    # policy's return rises from about -1200 or lower (untrained) to above -600 on average (the
+    # exercise's 5 seeds are at -265 after 6000 steps).
     config = SACConfig(hidden_sizes=(64, 64), total_steps=6_000, warmup_steps=1_000,
-                       eval_episodes=5)
+                       actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3, eval_episodes=5)
     trainer = make_trainer(config, *PENDULUM)
     keys = jax.random.split(jax.random.key(0), 4)
     hp = config.hparams()
@@ -193,4 +188,4 @@ def test_sac_learns_pendulum():
     carry, _ = jax.jit(jax.vmap(lambda c: scan_steps(trainer, c, hp, 6_000)))(carry)
     after = np.asarray(evaluate(carry, hp, keys)["return"]).mean(axis=1)
     assert before < -900
-    assert after.mean() > -400, after
+    assert after.mean() > -600, after

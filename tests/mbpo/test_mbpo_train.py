@@ -58,19 +58,20 @@ def test_model_buffer_holds_the_last_retained_periods(runs):
 
 @pytest.mark.slow
 def test_mbpo_improves_pendulum_return():
-    """3 seeds, 1500 env steps: the last 2 episodes' mean return beats the first (random) 2
-    episodes' by a wide margin (random Pendulum play scores about -1200)."""
+    """3 seeds, 3000 env steps (the exercise's CPU settings): the mean return of the last 2
+    training episodes beats the first 2 (random play, about -1200) by a wide margin."""
     env, params = envs.make("Pendulum-v1")
     config = dataclasses.replace(
-        TINY, total_steps=1500, env_steps_per_iteration=250, warmup_steps=250,
+        TINY, total_steps=3000, env_steps_per_iteration=250, warmup_steps=250,
         rollout_starts=1000, rollout_schedule=(0, 1, 1, 1), model_retain_periods=4,
         updates_per_step=10, model=EnsembleConfig.mbpo(1, 1, hidden_sizes=(64, 64, 64),
                                                        layer_weight_decay=(2.5e-5, 5e-5, 7.5e-5,
                                                                            1e-4),
-                                                       max_epochs=20),
-        sac=SACConfig(hidden_sizes=(64, 64), batch_size=128))
+                                                       max_epochs=30),
+        sac=SACConfig(hidden_sizes=(64, 64), batch_size=128, actor_lr=1e-3, critic_lr=1e-3,
+                      alpha_lr=1e-3))
     train = jax.jit(jax.vmap(make_train(config, env, params)))
     _, metrics = train(jax.random.split(jax.random.key(3), 3))
-    episodes = np.asarray(metrics["reward"])[:, :1400].reshape(3, 7, 200).sum(-1)  # [3, 7]
+    episodes = np.asarray(metrics["reward"]).reshape(3, 15, 200).sum(-1)  # [3, 15]
     first, last = episodes[:, :2].mean(), episodes[:, -2:].mean()
-    assert last > first + 400, (first, last)
+    assert last > first + 600, (first, last)
