@@ -2,6 +2,9 @@
 no algorithm logic lives here.
 
     mbrl-jax train dyna-q --env FrozenLake-misc --env-kw is_slippery=false --seeds 32 --steps 20000
+    mbrl-jax train dyna-q ... --resume runs/x        # continue a checkpointed run
+    mbrl-jax sweep dyna-q --seeds 8 --set alpha=0.1,0.5 --set epsilon=0.05,0.1
+    mbrl-jax plot RUN_DIR...  /  mbrl-jax compare RUN_DIR...
     mbrl-jax envs
 """
 
@@ -111,12 +114,34 @@ def _add_run_options(parser: argparse.ArgumentParser, spec) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: runs/<algorithm>-<env>-<time>)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--eval-every", type=int, default=None, metavar="STEPS",
+                        help="env steps between greedy evaluations inside the compiled program "
+                             "(default: 10 per run when the algorithm can evaluate; 0: none)")
+    parser.add_argument("--devices", default=None, metavar="all|N",
+                        help="split the seeds over all (or the first N) local devices")
+    parser.add_argument("--distributed", action="store_true",
+                        help="call jax.distributed.initialize() first (multi-host; see README)")
+    parser.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
+                        help="env steps between checkpoints (default: steps/10; 0: every chunk; "
+                             "the end of the run and Ctrl-C always save)")
+    parser.add_argument("--keep-checkpoints", type=_positive_int, default=3,
+                        help="how many of the latest checkpoints to keep")
+    parser.add_argument("--no-checkpoints", action="store_true", help="save no checkpoints")
+    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR from its latest checkpoint (same "
+                             "options; --steps may be larger)")
+    parser.add_argument("--stop-at", type=_positive_int, default=None, metavar="STEPS",
+                        help="end this session at the first chunk end at or past STEPS, with a "
+                             "checkpoint (continue later with --resume)")
+    parser.add_argument("--no-check-finite", action="store_true",
+                        help="do not stop on NaN/inf metrics or state (checked once per chunk)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mbrl-jax", description="Model-based RL in JAX: train agents on gymnax envs.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,envs}")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{train,sweep,plot,compare,envs}")
 
     sub.add_parser("envs", help="list the environment ids that --env accepts, and which "
                                 "algorithms can train on each")
@@ -135,16 +160,44 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         _add_run_options(algo, spec)
         spec.add_arguments(algo)
+    from mbrl_jax.core import compare, sweep
+
+    sweep.add_parser(sub, specs, _add_run_options)
+    compare.add_parsers(sub)
     return parser
+
+
+def _eval_every(args, trainer, saved: dict | None) -> int | None:
+    """Iterations between evaluations from --eval-every (env steps), or the resumed run's."""
+    if trainer.evaluate is None:
+        if args.eval_every:
+            raise CLIError(f"--eval-every: {args.algorithm} has no evaluation")
+        return None
+    if args.eval_every is None and saved is not None:
+        return saved.get("eval_every")
+    steps = args.eval_every if args.eval_every is not None else trainer.num_env_steps // 10
+    if steps < 0:
+        raise CLIError(f"--eval-every must be >= 0, got {steps}")
+    return max(1, steps // trainer.env_steps_per_iteration) if steps else None
+
+
+def _resume_expectation(args, spec, env, env_params, saved: dict) -> dict:
+    """What the checkpoint's meta must equal: this run's identity at the checkpoint's length."""
+    at_saved = argparse.Namespace(**{**vars(args), "steps": saved.get("steps", args.steps)})
+    _, config = spec.build(at_saved, env, env_params)
+    return {"algorithm": args.algorithm, "env": args.env, "env_kwargs": dict(args.env_kw),
+            "seeds": args.seeds, "seed": args.seed, "config": dataclasses.asdict(config)}
 
 
 def _train(args) -> Path:
     import jax
-    import numpy as np
 
-    from mbrl_jax.core import report
-    from mbrl_jax.core.loop import run_chunked
+    from mbrl_jax.core import report, sharding
+    from mbrl_jax.core.checkpoint import Checkpointer
+    from mbrl_jax.core.run import RunSettings, run_in_folder
 
+    if args.distributed:
+        jax.distributed.initialize()
     spec = registry()[args.algorithm]
     env_kwargs = dict(args.env_kw)
     try:
@@ -152,60 +205,99 @@ def _train(args) -> Path:
     except (TypeError, ValueError) as err:
         raise CLIError(f"--env-kw {env_kwargs} not accepted by {args.env}: {err}") from None
     trainer, config = spec.build(args, env, env_params)  # validates before anything is traced
+    try:
+        devices = sharding.resolve_devices(args.devices)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
 
-    out = _prepare_out(
-        args.out or Path("runs") / f"{args.algorithm}-{args.env}-{time.strftime('%Y%m%d-%H%M%S')}")
+    saved = None
+    if args.resume is not None:
+        if args.out is not None and args.out != args.resume:
+            raise CLIError("--resume writes into RUN_DIR; leave out --out")
+        out = _prepare_out(args.resume)
+        try:
+            saved = Checkpointer(out / "checkpoints").read_meta()
+        except FileNotFoundError:
+            raise CLIError(f"--resume: no checkpoint in {out / 'checkpoints'}") from None
+    else:
+        out = _prepare_out(args.out or Path("runs") / (f"{args.algorithm}-{args.env}-"
+                                                       f"{time.strftime('%Y%m%d-%H%M%S')}"))
+    eval_every = _eval_every(args, trainer, saved)
+    meta = {"algorithm": args.algorithm, "env": args.env, "env_kwargs": env_kwargs,
+            "seeds": args.seeds, "seed": args.seed, "steps": trainer.num_env_steps,
+            "eval_every": eval_every, "config": dataclasses.asdict(config)}
+    expect = None
+    if saved is not None:
+        expect = {**_resume_expectation(args, spec, env, env_params, saved),
+                  "eval_every": eval_every}
     (out / "config.json").write_text(json.dumps({
-        "algorithm": args.algorithm, "env": args.env, "env_kwargs": env_kwargs,
-        "seeds": args.seeds, "seed": args.seed, "config": dataclasses.asdict(config),
-        "jax": jax.__version__, "backend": jax.default_backend(),
-    }, indent=2) + "\n")
+        **meta, "label": spec.label(args), "jax": jax.__version__,
+        "backend": jax.default_backend()}, indent=2) + "\n")
 
     total = trainer.num_env_steps
-    chunk = args.chunk_steps or max(100, total // 50)
+    checkpoint_every = None if args.no_checkpoints else (
+        args.checkpoint_every if args.checkpoint_every is not None else total // 10)
     keys = jax.random.split(jax.random.key(args.seed), args.seeds)
-    records, start = [], time.perf_counter()
-    bar = report.Progress(total, f"{args.algorithm} x{args.seeds} seeds", args.no_progress)
-
-    def on_chunk(done, metrics):
-        metrics = report.per_stream(metrics)
-        records.append(report.chunk_record(done, metrics, time.perf_counter() - start))
-        bar.update(done, reward_per_step=f"{records[-1]['reward_per_step']:.3g}")
-
-    result = run_chunked(trainer, keys, chunk_steps=chunk, on_chunk=on_chunk)
-    bar.close()
-    report.write_jsonl(out / "metrics.jsonl", records)
-    np.savez_compressed(out / "metrics.npz", **result.metrics)
-    streams = report.per_stream(result.metrics)
-    reward, done = streams["reward"], streams["done"]
-    png = report.save_learning_curve(
-        out / "learning_curve.png", spec.label(args), reward, done,
-        args.smooth, title=f"{args.algorithm} on {args.env}")
-    steps_per_s = reward.shape[0] * total / max(result.run_seconds, 1e-9)
-    print(report.format_table(report.summary_rows(reward, done), reward.shape[0]))
-    if note := report.episode_note(done):
-        print(note)
-    print(f"compile {result.compile_seconds:.2f} s, run {result.run_seconds:.2f} s "
-          f"({steps_per_s:,.0f} env steps/s over all seeds)")
-    print(f"outputs: {out}/ (config.json, metrics.jsonl, metrics.npz)")
-    print(f"learning curve: {png}")
+    settings = RunSettings(
+        out=out, meta={**meta, "desc": f"{args.algorithm} x{args.seeds} seeds"}, expect=expect,
+        chunk_steps=args.chunk_steps, eval_every=eval_every, devices=devices,
+        checkpoint_every=checkpoint_every, keep_checkpoints=args.keep_checkpoints,
+        resume=saved is not None, check_finite=not args.no_check_finite,
+        progress=not args.no_progress, stop_at=args.stop_at)
+    outcome = run_in_folder(trainer, keys, settings)
+    if outcome.metrics is not None:
+        streams = report.per_stream(outcome.metrics)
+        reward, done = streams["reward"], streams["done"]
+        png = report.save_learning_curve(
+            out / "learning_curve.png", spec.label(args), reward, done,
+            args.smooth, title=f"{args.algorithm} on {args.env}")
+        print(report.format_table(report.summary_rows(reward, done), reward.shape[0]))
+        if note := report.episode_note(done):
+            print(note)
+        print(f"learning curve: {png}")
+    if outcome.eval_steps.size and "return" in outcome.eval_metrics:
+        final = outcome.eval_metrics["return"][:, -1].reshape(args.seeds, -1).mean(axis=1)
+        print(f"evaluation return at env step {outcome.eval_steps[-1]}: "
+              f"{final.mean():.4g} (mean of {args.seeds} seeds; min {final.min():.4g}, "
+              f"max {final.max():.4g})")
+    print(f"compile {outcome.compile_seconds:.2f} s, run {outcome.run_seconds:.2f} s "
+          f"({outcome.env_steps_per_s:,.0f} env steps/s over all seeds)")
+    if outcome.status in ("interrupted", "stopped"):
+        print(f"{outcome.status} at env step {outcome.env_steps}; continue with --resume {out}")
+    print(f"outputs: {out}/ (config.json, run.json, metrics.jsonl, eval.jsonl, metrics.npz, "
+          f"checkpoints/)")
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from mbrl_jax.core import compare, sweep
+    from mbrl_jax.core.checkpoint import CheckpointMismatchError
+    from mbrl_jax.core.run import RunError
+
+    commands = {"train": _train, "sweep": sweep.run_command, "plot": compare.plot_command,
+                "compare": compare.compare_command,
+                "envs": lambda args: print(_env_table(), flush=True)}
+    status = None
     try:
-        if args.command == "envs":
-            print(_env_table(), flush=True)
-        else:
-            _train(args)
-    except (ConfigError, envs.NotTabularError, envs.UnknownEnvError, CLIError) as err:
+        status = commands[args.command](args)
+    except (ConfigError, envs.NotTabularError, envs.UnknownEnvError, CLIError,
+            CheckpointMismatchError, FileNotFoundError) as err:
         parser.exit(2, f"mbrl-jax: error: {err}\n")
+    except RunError as err:
+        parser.exit(1, f"mbrl-jax: error: {err}\n")
     except BrokenPipeError:  # e.g. `mbrl-jax envs | head`: the reader left, nothing to report
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # stop Python's flush at exit from failing again
-    return 0
+    return 130 if args.command == "train" and _interrupted(status) else 0
+
+
+def _interrupted(out) -> bool:
+    try:
+        return json.loads((Path(out) / "run.json").read_text())["status"] == "interrupted"
+    except (OSError, TypeError, KeyError, ValueError):
+        return False
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ def test_train_writes_outputs_and_summary(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "dyna-q", "--env", "FrozenLake-misc", "--env-kw", "is_slippery=false",
                  "--seeds", "3", "--steps", "400", "--planning", "5", "--chunk-steps", "150",
+                 "--eval-every", "50",
                  "--out", str(out), "--no-progress"])
     assert code == 0
     assert not list(out.glob(".write-test"))
@@ -20,6 +21,10 @@ def test_train_writes_outputs_and_summary(tmp_path, capsys):
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert "NaN" not in "".join(lines)  # strict JSON: a chunk without episodes writes null
     assert [json.loads(x)["step"] for x in lines] == [150, 300, 400]
+    evals = [json.loads(x) for x in (out / "eval.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in evals] == list(range(50, 401, 50))
+    assert len(evals[0]["return"]) == 3  # one mean greedy return per seed
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
     metrics = np.load(out / "metrics.npz")
     assert metrics["reward"].shape == (3, 400) and metrics["done"].shape == (3, 400)
     assert (out / "learning_curve.png").stat().st_size > 10_000

@@ -2,6 +2,16 @@
 episode statistics (`episodes`), plots, distributions and named errors."""
 
 from mbrl_jax.core.errors import ConfigError
-from mbrl_jax.core.loop import ChunkedResult, Trainer, make_train_fn, run_chunked, scan_steps
+from mbrl_jax.core.loop import (
+    Chunk,
+    ChunkedResult,
+    RunState,
+    Trainer,
+    init_run_state,
+    make_train_fn,
+    run_chunked,
+    scan_steps,
+)
 
-__all__ = ["ChunkedResult", "ConfigError", "Trainer", "make_train_fn", "run_chunked", "scan_steps"]
+__all__ = ["Chunk", "ChunkedResult", "ConfigError", "RunState", "Trainer", "init_run_state",
+           "make_train_fn", "run_chunked", "scan_steps"]

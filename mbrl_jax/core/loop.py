@@ -12,10 +12,19 @@ step counter becomes a `select` that would run both branches every step. Metrics
 with F > 1 every metric leaf a `step` returns has a leading `[F]` axis and the driver flattens
 iterations x F into env steps (a per-iteration quantity such as a loss is broadcast over its F
 env steps by the algorithm); with F = 1 leaves carry no such axis.
+
+Evaluation. With `eval_every=K` the driver runs `trainer.evaluate` after every K iterations inside
+the compiled program, as a nested loop (K iterations, then one evaluation), never a per-step
+`cond`. Its metrics are their own stream, one row per evaluation. The evaluation keys come from a
+stream of their own (`RunState.eval_key`), so training is identical with and without evaluation.
+
+The driver's state. `RunState(carry, eval_key, iteration)` is everything a run needs to continue:
+`run_chunked` hands it to `on_chunk` after every chunk (for checkpoints) and accepts it back as
+`start` to resume, with results identical to an uninterrupted run.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -23,6 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from mbrl_jax.core import validation
+from mbrl_jax.core.finite import check_finite
+from mbrl_jax.core.sharding import SeedSharding, to_host
 
 Carry = Any
 HParams = Any
@@ -74,22 +85,86 @@ def scan_steps(trainer: Trainer, carry: Carry, hparams: HParams, length: int):
     return carry, metrics
 
 
-def make_train_fn(trainer: Trainer) -> Callable[..., tuple[Any, Metrics]]:
+class RunState(NamedTuple):
+    """What the driver carries for one seed (leading seed axis when batched).
+
+    carry: the trainer's carry; eval_key: the key stream of evaluations; iteration: int32
+    iterations done.
+    """
+
+    carry: Carry
+    eval_key: jax.Array
+    iteration: jax.Array
+
+
+_EVAL_STREAM = 0x65766C  # fold_in constant separating evaluation keys from the trainer's
+
+
+def init_run_state(trainer: Trainer, key: jax.Array, hparams: HParams) -> RunState:
+    """One seed's starting `RunState`; `trainer.init` receives `key` itself."""
+    return RunState(trainer.init(key, hparams), jax.random.fold_in(key, _EVAL_STREAM),
+                    jnp.int32(0))
+
+
+def run_iterations(trainer: Trainer, state: RunState, hparams: HParams, length: int,
+                   eval_every: int | None):
+    """`length` iterations of one seed, evaluating after every `eval_every` of them.
+
+    Returns `(state, metrics, eval_metrics)`: metric leaves `[length * F, ...]`, eval leaves
+    `[length // eval_every, ...]` (an empty dict without evaluation). Evaluations fall on
+    multiples of `eval_every` counted from `state.iteration`, so callers keep chunk starts on them.
+    """
+    if not eval_every:
+        carry, metrics = scan_steps(trainer, state.carry, hparams, length)
+        return RunState(carry, state.eval_key, state.iteration + length), metrics, {}
+    blocks, tail = divmod(length, eval_every)
+
+    def block(state, _):
+        carry, metrics = scan_steps(trainer, state.carry, hparams, eval_every)
+        eval_key, key = jax.random.split(state.eval_key)
+        evaluation = trainer.evaluate(carry, hparams, key)
+        return RunState(carry, eval_key, state.iteration + eval_every), (metrics, evaluation)
+
+    state, (metrics, evaluation) = jax.lax.scan(block, state, None, length=blocks)
+    metrics = jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), metrics)
+    if tail:
+        carry, rest = scan_steps(trainer, state.carry, hparams, tail)
+        state = RunState(carry, state.eval_key, state.iteration + tail)
+        metrics = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), metrics, rest)
+    return state, metrics, evaluation
+
+
+def _check_eval_every(trainer: Trainer, eval_every: int | None) -> None:
+    if eval_every is None:
+        return
+    if trainer.evaluate is None:
+        raise ValueError("eval_every is set but this trainer has no `evaluate`")
+    if eval_every <= 0:
+        raise ValueError(f"eval_every must be a positive number of iterations, got {eval_every}")
+
+
+def make_train_fn(trainer: Trainer, eval_every: int | None = None) -> Callable[..., tuple]:
     """`train(key, hparams=None) -> (final_state, metrics)`; the whole run is one `lax.scan`.
 
-    Pure and jit/vmap-able: `jax.jit(jax.vmap(train))(jax.random.split(key, 64))`. Hyperparameters
-    passed concretely are checked (`trainer.check_hparams`); traced ones are not (check a sweep
-    before vmapping over it, e.g. `DynaHParams.validate()`).
+    Pure and jit/vmap-able: `jax.jit(jax.vmap(train))(jax.random.split(key, 64))`. With
+    `eval_every=K` (iterations) it returns `(final_state, metrics, eval_metrics)`, evaluating
+    after every K iterations. Hyperparameters passed concretely are checked
+    (`trainer.check_hparams`); traced ones are not (check a sweep before vmapping over it, e.g.
+    `DynaHParams.validate()`).
     """
+    _check_eval_every(trainer, eval_every)
 
     def train(key: jax.Array, hparams: HParams = None):
         if hparams is None:
             hparams = trainer.default_hparams
         else:
             _check_concrete_hparams(trainer, hparams)
-        carry = trainer.init(key, hparams)
-        carry, metrics = scan_steps(trainer, carry, hparams, trainer.num_iterations)
-        return trainer.result(carry), metrics
+        state = init_run_state(trainer, key, hparams)
+        state, metrics, evaluation = run_iterations(trainer, state, hparams,
+                                                    trainer.num_iterations, eval_every)
+        if eval_every:
+            return trainer.result(state.carry), metrics, evaluation
+        return trainer.result(state.carry), metrics
 
     return train
 
@@ -113,11 +188,41 @@ def _hparam_axes(hparams: HParams, num_seeds: int):
     return 0
 
 
+class Chunk(NamedTuple):
+    """What `on_chunk` receives after each compiled chunk.
+
+    env_steps: env steps per seed done so far. metrics: this chunk's metrics as numpy, each
+    `[num_seeds, chunk env steps, ...]`. eval_metrics: this chunk's evaluations, each
+    `[num_seeds, evaluations, ...]` (empty without evaluation). eval_steps: the env step of each
+    of those evaluations. state: the `RunState` of all seeds (device arrays). It is donated to
+    the next chunk: save or copy it inside the callback, never keep a reference.
+    """
+
+    env_steps: int
+    metrics: dict[str, np.ndarray]
+    eval_metrics: dict[str, np.ndarray]
+    eval_steps: np.ndarray
+    state: RunState
+
+
 class ChunkedResult(NamedTuple):
     state: Any             # final state, leading axis = seeds
-    metrics: dict[str, np.ndarray]  # each [num_seeds, num_env_steps, ...]
+    metrics: dict[str, np.ndarray]  # each [num_seeds, env steps run, ...]; {} if not kept
     compile_seconds: float  # first chunk's compile (and, if needed, the last chunk's)
     run_seconds: float      # wall time of the compiled chunks
+    eval_metrics: dict[str, np.ndarray] = {}  # each [num_seeds, evaluations, ...]
+    eval_steps: np.ndarray = np.zeros(0, np.int64)  # env step of each evaluation
+
+
+def chunk_iterations_for(trainer: Trainer, chunk_steps: int, eval_every: int | None) -> int:
+    """Iterations per chunk: `chunk_steps` rounded down to whole iterations (at least one), and
+    to a multiple of `eval_every` so evaluations fall on the same iterations in every chunking."""
+    if chunk_steps <= 0:
+        raise ValueError(f"chunk_steps must be positive, got {chunk_steps}")
+    iterations = max(1, chunk_steps // trainer.env_steps_per_iteration)
+    if eval_every:
+        iterations = max(eval_every, iterations - iterations % eval_every)
+    return iterations
 
 
 def run_chunked(
@@ -125,7 +230,14 @@ def run_chunked(
     keys: jax.Array,
     hparams: HParams = None,
     chunk_steps: int = 1000,
-    on_chunk: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+    on_chunk: Callable[[Chunk], None] | None = None,
+    *,
+    eval_every: int | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    start: RunState | None = None,
+    keep_metrics: bool = True,
+    check_finite_values: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> ChunkedResult:
     """Run `trainer` for all `keys` at once (vmapped), in compiled chunks of `chunk_steps`.
 
@@ -134,51 +246,83 @@ def run_chunked(
       keys: [num_seeds] PRNG keys.
       hparams: None (defaults), one shared pytree of scalars, or a pytree whose leaves are
         [num_seeds] (a sweep, one value per seed).
-      chunk_steps: env steps per compiled chunk, rounded down to whole iterations (at least one);
-        the last chunk may be shorter.
-      on_chunk: host callback after each chunk with (env_steps_done, that chunk's metrics as
-        numpy, each [num_seeds, chunk env steps, ...]): progress bars, logging, checkpoints.
+      chunk_steps: env steps per compiled chunk, rounded down to whole iterations (at least one,
+        and to a multiple of `eval_every`); the last chunk may be shorter.
+      on_chunk: host callback after each chunk with a `Chunk` (progress, logging, checkpoints).
+      eval_every: run `trainer.evaluate` after every this many iterations (None: never).
+      devices: split the seed axis over these devices (see `core.sharding`); None: default device.
+      start: a `RunState` of all seeds to continue from (e.g. a restored checkpoint); the run
+        goes on from its iteration to `trainer.num_iterations`.
+      keep_metrics: keep every chunk's per-step metrics for the result (False for runs whose
+        per-step metrics do not fit in host memory: `on_chunk` sees each chunk, once).
+      check_finite_values: after each chunk (before `on_chunk`), raise `NonFiniteError` naming the
+        step, seed and quantity if a float metric or carry leaf is NaN or infinite.
+      stop: polled after each chunk (after `on_chunk`); True ends the run there (e.g. Ctrl-C).
 
     Returns:
       ChunkedResult; identical state and metrics to `jax.vmap(make_train_fn(trainer))(keys, hp)`.
+      `metrics` and `eval_metrics` cover the env steps run by this call (from `start`).
     """
-    if chunk_steps <= 0:
-        raise ValueError(f"chunk_steps must be positive, got {chunk_steps}")
+    _check_eval_every(trainer, eval_every)
     per_iter = trainer.env_steps_per_iteration
-    chunk_iterations = max(1, chunk_steps // per_iter)
+    chunk_iterations = chunk_iterations_for(trainer, chunk_steps, eval_every)
     num_seeds = keys.shape[0]
     hparams = trainer.default_hparams if hparams is None else hparams
     _check_concrete_hparams(trainer, hparams)
     hp_axes = _hparam_axes(hparams, num_seeds)
+    place = SeedSharding(devices, num_seeds)
+    hparams = place.put(hparams, batched=hp_axes == 0)
 
-    init = jax.jit(jax.vmap(trainer.init, in_axes=(0, hp_axes)))
+    def chunk(state, hp, length):
+        return jax.vmap(lambda s, h: run_iterations(trainer, s, h, length, eval_every),
+                        in_axes=(0, hp_axes))(state, hp)
 
-    def chunk(carry, hp, length):
-        return jax.vmap(lambda c, h: scan_steps(trainer, c, h, length), in_axes=(0, hp_axes))(
-            carry, hp)
-
-    chunk = jax.jit(chunk, static_argnames="length", donate_argnums=0)
+    chunk = jax.jit(chunk, static_argnames="length", donate_argnums=0, **place.jit_kwargs())
 
     compile_s, run_s = 0.0, 0.0
     t0 = time.perf_counter()
-    carry = jax.block_until_ready(init(keys, hparams))
+    if start is None:
+        init = jax.jit(jax.vmap(lambda k, h: init_run_state(trainer, k, h), in_axes=(0, hp_axes)),
+                       **place.jit_kwargs())
+        state = jax.block_until_ready(init(place.put(keys), hparams))
+    else:
+        state = place.put(start)
     compile_s += time.perf_counter() - t0
+    done = int(np.asarray(to_host(state.iteration))[0])
+    if eval_every and done % eval_every:
+        raise ValueError(f"cannot resume at iteration {done}: not a multiple of eval_every "
+                         f"({eval_every})")
     collected: dict[str, list[np.ndarray]] = {}
-    done, compiled = 0, {}
+    collected_eval: dict[str, list[np.ndarray]] = {}
+    eval_steps: list[np.ndarray] = []
+    compiled = {}
     while done < trainer.num_iterations:
         length = min(chunk_iterations, trainer.num_iterations - done)
         if length not in compiled:  # at most two programs: full chunks and a shorter last one
             t0 = time.perf_counter()
-            compiled[length] = chunk.lower(carry, hparams, length=length).compile()
+            compiled[length] = chunk.lower(state, hparams, length=length).compile()
             compile_s += time.perf_counter() - t0
         t0 = time.perf_counter()
-        carry, metrics = compiled[length](carry, hparams)
-        metrics = jax.tree.map(np.asarray, metrics)  # blocks until the chunk is done
+        state, metrics, evaluation = compiled[length](state, hparams)
+        metrics, evaluation = to_host((metrics, evaluation))  # blocks until the chunk is done
         run_s += time.perf_counter() - t0
+        steps = (done + eval_every * np.arange(1, length // eval_every + 1)) * per_iter \
+            if eval_every else np.zeros(0, np.int64)
+        if check_finite_values:
+            check_finite(done * per_iter, metrics, evaluation, steps, state.carry)
         done += length
-        for name, value in metrics.items():
-            collected.setdefault(name, []).append(value)
+        if keep_metrics:
+            for name, value in metrics.items():
+                collected.setdefault(name, []).append(value)
+        for name, value in evaluation.items():
+            collected_eval.setdefault(name, []).append(value)
+        eval_steps.append(steps)
         if on_chunk is not None:
-            on_chunk(done * per_iter, metrics)
+            on_chunk(Chunk(done * per_iter, metrics, evaluation, steps, state))
+        if stop is not None and stop():
+            break
     stacked = {k: np.concatenate(v, axis=1) for k, v in collected.items()}
-    return ChunkedResult(jax.vmap(trainer.result)(carry), stacked, compile_s, run_s)
+    stacked_eval = {k: np.concatenate(v, axis=1) for k, v in collected_eval.items()}
+    steps = np.concatenate(eval_steps) if eval_steps else np.zeros(0, np.int64)
+    return ChunkedResult(jax.vmap(trainer.result)(state.carry), stacked, compile_s, run_s,
+                         stacked_eval, steps)

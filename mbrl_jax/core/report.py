@@ -77,10 +77,11 @@ def save_learning_curve(path: Path, label: str, reward: np.ndarray, done: np.nda
                         smooth: int, title: str) -> Path:
     """Panels chosen by `choose_panels`, each the mean over seeds with a 95% CI. Per-episode
     curves end at the fewest episodes any seed finished; the x label says so when seeds differ."""
-    panels = choose_panels(reward, done)
+    counts = [len(r) for r in episodes.episode_returns(reward, done)]
+    # a seed without a finished episode has no per-episode curve: cumulative reward only
+    panels = choose_panels(reward, done) if min(counts) else ("cumulative",)
     fig, axes = figure(ncols=len(panels), width=6.0)
     sm = f" (moving average of {smooth})" if smooth > 1 else ""
-    counts = [len(r) for r in episodes.episode_returns(reward, done)]
     xlabel = "episode"
     if min(counts) < max(counts):
         xlabel += (f" (curves end at {min(counts)}, the fewest any of {len(counts)} seeds "

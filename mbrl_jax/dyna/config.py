@@ -56,6 +56,8 @@ class DynaConfig:
         may be drawn in planning; untried ones are modelled as staying put with reward 0. False:
         observed pairs only, so the bonus only inflates familiar actions.
       q_init: initial Q-value.
+      eval_episodes, eval_max_steps: evaluation (when the driver asks for it): this many greedy
+        episodes on fresh envs, each cut after `eval_max_steps` steps.
     """
 
     variant: Variant = "dyna-q"
@@ -68,6 +70,8 @@ class DynaConfig:
     planning_draw: PlanningDraw = "state_then_action"
     untried_actions: bool = True
     q_init: float = 0.0
+    eval_episodes: int = 8
+    eval_max_steps: int = 200
 
     @property
     def plus(self) -> bool:
@@ -94,6 +98,8 @@ class DynaConfig:
                 "planning_draw", f"must be one of {PLANNING_DRAWS}, got {self.planning_draw!r}")
         check_int("planning_steps", self.planning_steps, minimum=0)
         check_int("total_steps", self.total_steps, minimum=1)
+        check_int("eval_episodes", self.eval_episodes, minimum=1)
+        check_int("eval_max_steps", self.eval_max_steps, minimum=1)
         if not np.isfinite(self.q_init):
             raise ConfigError("q_init", f"must be finite, got {self.q_init}")
         self.hparams().validate()

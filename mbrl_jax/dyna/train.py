@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from mbrl_jax.core.evaluation import evaluate_policy
 from mbrl_jax.core.loop import Trainer, make_train_fn
 from mbrl_jax.dyna import agent
 from mbrl_jax.dyna.config import DynaConfig, DynaHParams
@@ -61,9 +62,21 @@ def make_trainer(config: DynaConfig, env, env_params) -> Trainer:
         }
         return DynaCarry(agent=state, env_state=env_state, obs=obs, key=key), metrics
 
+    def evaluate(carry: DynaCarry, hparams: DynaHParams, key):
+        """Greedy episodes (ties broken at random): "return" and "length", [eval_episodes]."""
+        del hparams
+        q = carry.agent.q
+
+        def greedy(obs, act_key):
+            return agent.act(q[spec.obs_to_row(obs)], jnp.float32(0.0), act_key)
+
+        result = evaluate_policy(env, env_params, greedy, key, config.eval_episodes,
+                                 config.eval_max_steps)
+        return {"return": result.return_, "length": result.length}
+
     return Trainer(init=init, step=step, result=lambda carry: carry.agent,
                    num_iterations=config.total_steps, default_hparams=config.hparams(),
-                   check_hparams=DynaHParams.validate)
+                   evaluate=evaluate, check_hparams=DynaHParams.validate)
 
 
 def make_train(config: DynaConfig, env, env_params):

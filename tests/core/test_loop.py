@@ -50,7 +50,7 @@ def test_chunked_run_equals_single_program(chunk_steps):
     whole_state, whole = jax.vmap(make_train_fn(trainer))(keys)
     seen = []
     result = run_chunked(trainer, keys, chunk_steps=chunk_steps,
-                         on_chunk=lambda done, m: seen.append((done, m["t"].shape)))
+                         on_chunk=lambda c: seen.append((c.env_steps, c.metrics["t"].shape)))
     for name in whole:
         np.testing.assert_array_equal(result.metrics[name], whole[name])
     np.testing.assert_array_equal(result.state[1], whole_state[1])

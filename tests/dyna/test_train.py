@@ -63,7 +63,7 @@ def test_chunked_run_equals_single_program(variant):
     state, metrics = jax.jit(jax.vmap(make_train(config, *MAZE)))(keys)
     seen = []
     result = run_chunked(make_trainer(config, *MAZE), keys, chunk_steps=60,
-                         on_chunk=lambda done, m: seen.append((done, m["reward"].shape)))
+                         on_chunk=lambda c: seen.append((c.env_steps, c.metrics["reward"].shape)))
     assert seen == [(60, (4, 60)), (120, (4, 60)), (180, (4, 60)), (240, (4, 60)), (250, (4, 10))]
     assert tree_equal(result.state, state)
     assert tree_equal(result.metrics, metrics)
