@@ -144,8 +144,8 @@ def main():
             rows.append(row)
             print(f"B={batch:5d} sims={sims:3d}  muzero x{row['ratio_muzero']:.2f} "
                   f"gumbel x{row['ratio_gumbel']:.2f}  identical={same}  "
-                  f"ours {batch / med['ours_muzero']:.0f}/s mctx {batch / med['mctx_muzero']:.0f}/s",
-                  flush=True)
+                  f"ours {batch / med['ours_muzero']:.0f}/s "
+                  f"mctx {batch / med['mctx_muzero']:.0f}/s", flush=True)
 
     scaling = []
     for sims in scale_sims:

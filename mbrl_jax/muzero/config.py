@@ -40,8 +40,9 @@ class MuZeroConfig:
       max_num_considered_actions: Gumbel's k.
       q_normalisation: pUCT's "parent_and_siblings" (mctx default) or "tree" (the paper).
       dirichlet_alpha, dirichlet_fraction: root noise (pUCT only).
-      temperatures: action-sampling temperatures for the three thirds... of the run: the first
-        applies until 50% of the steps, the second until 75%, the third after.
+      temperatures: action-sampling temperatures (pUCT): the first until 50% of the run's
+        steps, the second until 75%, the third after (the paper's schedule by training
+        progress).
       unroll_steps: K, dynamics steps unrolled per sampled position.
       td_steps: n of the n-step value targets.
       replay_length: env steps of trajectory kept per env (the sequences the windows are cut
