@@ -4,6 +4,7 @@
     python scripts/muzero_results.py --preset catch-gumbel4    # Catch-bsuite, Gumbel, 4 sims
     python scripts/muzero_results.py --preset cartpole         # CartPole-v1, 50k env steps
     python scripts/muzero_results.py --preset breakout         # Breakout-MinAtar (conv torso)
+    python scripts/muzero_results.py --preset cartpole-gpu --preset breakout-gpu --out DIR  # GPU
     [--seeds 5] [--out DIR] [--write-results]
 
 All seeds train as one vmapped program in compiled chunks; after every chunk each seed's current
@@ -47,6 +48,12 @@ PRESETS = {  # name: (env id, config, target mean return, target within env step
         hidden_sizes=(128,), latent_size=128, replay_length=2000, eval_episodes=8,
         eval_max_steps=1000), None, 100_000, 10),
 }
+# Accelerator variants: 4x the parallel envs for the same env-step budget (fewer, wider steps).
+for _name in ("cartpole", "breakout"):
+    _env, _cfg, _target, _budget, _chunks = PRESETS[_name]
+    PRESETS[f"{_name}-gpu"] = (_env, dataclasses.replace(
+        _cfg, num_envs=4 * _cfg.num_envs, total_steps=_cfg.total_steps // 4,
+        rollout_length=8, batch_size=2 * _cfg.batch_size), _target, _budget, _chunks)
 
 
 def run(preset: str, num_seeds: int, seed: int = 0):

@@ -51,13 +51,16 @@ def test_muzero_policy_matches_mctx(batch, num_actions, sims, masked, max_depth)
         assert not np.any(np.asarray(ours.search_tree.children_visits[:, 0]) * np.asarray(invalid))
 
 
-@pytest.mark.parametrize("batch,num_actions,sims,masked,max_depth", CASES)
-def test_gumbel_policy_matches_mctx(batch, num_actions, sims, masked, max_depth):
+# Gumbel: with 12 actions and k = 16, 7-12 actions are considered, so sequential halving runs
+# three or four rounds (8 -> 4 -> 2 survivors), each with its own visit budget.
+@pytest.mark.parametrize("batch,num_actions,sims,masked,max_depth,k",
+                         [c + (4,) for c in CASES] + [(6, 12, 40, True, None, 16)])
+def test_gumbel_policy_matches_mctx(batch, num_actions, sims, masked, max_depth, k):
     params = make_model(jax.random.key(batch + 1), num_actions)
     root = make_root(params, jax.random.key(200 + batch), batch)
     invalid = _invalid(jax.random.key(6), batch, num_actions) if masked else None
     key = jax.random.key(12)
-    kw = dict(max_num_considered_actions=4)
+    kw = dict(max_num_considered_actions=k)
     ours = jax.jit(lambda k: mcts.gumbel_muzero_policy(
         params, k, root, recurrent_fn, sims, invalid, max_depth, **kw))(key)
     ref = jax.jit(lambda k: mctx.gumbel_muzero_policy(

@@ -96,3 +96,17 @@ def test_replay_windows_are_consecutive_steps_of_one_env():
     np.testing.assert_array_equal(w - w[:, :1], np.tile(np.arange(4), (256, 1)))  # consecutive
     assert set(start) == set(range(3, 8))  # starts whose 4-step window is written: 3..7
     assert set(env) == {0, 1, 2}
+
+
+def test_replay_windows_before_the_ring_is_full():
+    # 2 envs, ring of 8 columns, 5 steps written (times 0..4 in columns 0..4), position 5:
+    # 3-step windows may start at times 0, 1, 2 only, never in the unwritten columns 5..7.
+    data = np.zeros((2, 8))
+    data[:, :5] = 100 * np.arange(2)[:, None] + np.arange(1, 6)  # time t stored as t + 1
+    step = losses.Step(*(jnp.asarray(data) for _ in range(8)))
+    replay = Replay(step, position=jnp.int32(5), size=jnp.int32(5))
+    windows, valid = sample_windows(replay, jax.random.key(1), 128, 3)
+    w = np.asarray(windows.reward) % 100
+    assert bool(valid)
+    assert set(w[:, 0]) == {1, 2, 3}
+    np.testing.assert_array_equal(w - w[:, :1], np.tile(np.arange(3), (128, 1)))
