@@ -32,7 +32,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 A, H = 4, 64
 PRESETS = {  # batches, simulations, scaling batch, scaling simulations, repeats
     "cpu": ((1, 64, 1024), (16, 50), 64, (16, 32, 64, 128), 5),
-    "gpu": ((1, 64, 1024, 4096), (16, 50), 1024, (16, 32, 64, 128), 10),
+    "gpu": ((1, 64, 1024), (16, 50), 1024, (16, 32, 64, 128), 10),
     "quick": ((1, 64), (16,), 16, (16, 32), 2),
 }
 
