@@ -42,6 +42,7 @@ class AlgorithmSpec(NamedTuple):
 
 _SPEC_MODULES = (
     "mbrl_jax.dyna.cli",
+    "mbrl_jax.sac.cli",
     "mbrl_jax.muzero.cli",
 )
 

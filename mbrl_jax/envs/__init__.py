@@ -10,6 +10,8 @@ from typing import Any
 
 import gymnax
 
+from mbrl_jax.envs import brax_envs
+from mbrl_jax.envs.brax_envs import BraxNotInstalledError
 from mbrl_jax.envs.mazes import (
     BlockingMaze,
     DynaMaze,
@@ -44,7 +46,8 @@ def make(env_id: str, **kwargs: Any):
     """Build an environment and its default parameters.
 
     Args:
-      env_id: one of `registered_envs()`, e.g. "DynaMaze" or "FrozenLake-misc".
+      env_id: one of `registered_envs()`, e.g. "DynaMaze" or "FrozenLake-misc", or a brax env
+        as "brax/<name>" (e.g. "brax/halfcheetah"; needs the `brax` extra, see `envs.brax_envs`).
       **kwargs: constructor arguments (static), e.g. `is_slippery=False` for FrozenLake-misc or
         `change_step=1000` for BlockingMaze.
 
@@ -56,13 +59,17 @@ def make(env_id: str, **kwargs: Any):
         return env, env.default_params
     if env_id in gymnax.registered_envs:
         return gymnax.make(env_id, **kwargs)
+    if env_id.startswith(brax_envs.PREFIX):  # optional extra, imported only when asked for
+        return brax_envs.make_brax(env_id, **kwargs)
     raise UnknownEnvError(
-        f"unknown env id {env_id!r}; known ids: {', '.join(registered_envs())}"
+        f"unknown env id {env_id!r}; known ids: {', '.join(registered_envs())}, "
+        "and brax/<name> for brax envs"
     )
 
 
 __all__ = [
     "BlockingMaze",
+    "BraxNotInstalledError",
     "DynaMaze",
     "GridMaze",
     "MazeLayout",

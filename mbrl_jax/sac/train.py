@@ -1,0 +1,159 @@
+"""SAC training runs on gymnax continuous-action envs, compiled as one function of a key.
+
+    train = make_train(SACConfig(total_steps=10_000), *envs.make("Pendulum-v1"))
+    state, metrics = jax.jit(jax.vmap(train))(jax.random.split(key, 8))   # 8 seeds
+    metrics["reward"]   # [8, 10_000, num_envs] per env step; also "done", "terminated"
+
+Each env step: every one of `num_envs` envs acts (uniformly random during `warmup_steps`, then
+from the actor), the `num_envs` transitions go into the seed's replay buffer with the true next
+observation (`info["final_observation"]`, never the auto-reset one) and `done` = terminated only
+(a time-limit truncation bootstraps), then `updates_per_step` gradient steps run on uniform
+batches (none during warm-up).
+"""
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from gymnax.environments import spaces
+
+from mbrl_jax.core import buffer
+from mbrl_jax.core.errors import ConfigError
+from mbrl_jax.core.evaluation import evaluate_policy
+from mbrl_jax.core.loop import Trainer, make_train_fn
+from mbrl_jax.core.types import Transition
+from mbrl_jax.sac.agent import SACAgent, SACState, make_agent
+from mbrl_jax.sac.config import SACConfig, SACHParams
+
+UPDATE_METRICS = ("critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q")
+
+
+@struct.dataclass
+class SACCarry:
+    """Everything a run carries between iterations (one seed)."""
+
+    agent: SACState
+    buffer: buffer.BufferState
+    env_state: Any          # [N] env states
+    obs: jax.Array          # [N, O] float32
+    env_steps: jax.Array    # int32, env steps taken by each env so far
+    key: jax.Array
+
+
+def action_bounds(env, env_params) -> tuple[np.ndarray, np.ndarray]:
+    """`(low [A], high [A])` of a gymnax env's Box action space; ConfigError("env") otherwise."""
+    space = env.action_space(env_params)
+    if not isinstance(space, spaces.Box):
+        raise ConfigError("env", f"SAC needs a continuous (Box) action space; {env.name} has "
+                                 f"{type(space).__name__}. Use e.g. Pendulum-v1 or "
+                                 "MountainCarContinuous-v0")
+    shape = tuple(space.shape) or (1,)
+    low = np.broadcast_to(np.asarray(space.low, np.float32), shape).reshape(-1)
+    high = np.broadcast_to(np.asarray(space.high, np.float32), shape).reshape(-1)
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+        raise ConfigError("env", f"SAC needs finite action bounds; {env.name} has {low}..{high}")
+    return low, high
+
+
+def make_trainer(config: SACConfig, env, env_params) -> Trainer:
+    """Build (but do not trace) a SAC run. Validates config and env first (ConfigError)."""
+    config.validate()
+    low, high = action_bounds(env, env_params)
+    obs_dim = int(np.prod(env.observation_space(env_params).shape))
+    agent = make_agent(config, obs_dim, low, high)
+    n, a_dim = config.num_envs, low.shape[0]
+    reset = jax.vmap(env.reset, in_axes=(0, None))
+    env_step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def init(key, hparams: SACHParams) -> SACCarry:
+        del hparams
+        key, agent_key, reset_key = jax.random.split(key, 3)
+        obs, env_state = reset(jax.random.split(reset_key, n), env_params)
+        zeros_o = jnp.zeros((obs_dim,), jnp.float32)
+        example = Transition(obs=zeros_o, action=jnp.zeros((a_dim,), jnp.float32),
+                             reward=jnp.float32(0), next_obs=zeros_o, done=jnp.bool_(False))
+        return SACCarry(agent=agent.init(agent_key),
+                        buffer=buffer.init(example, config.buffer_size), env_state=env_state,
+                        obs=obs.reshape(n, obs_dim).astype(jnp.float32),
+                        env_steps=jnp.zeros((), jnp.int32), key=key)
+
+    def learn(agent_state, buf, key, hparams):
+        def one_update(state, update_key):
+            sample_key, update_key = jax.random.split(update_key)
+            batch = buffer.sample(buf, sample_key, config.batch_size)
+            return agent.update(state, batch, update_key, hparams)
+
+        state, metrics = jax.lax.scan(one_update, agent_state,
+                                      jax.random.split(key, config.updates_per_step))
+        return state, jax.tree.map(jnp.mean, metrics)
+
+    def skip(agent_state, buf, key, hparams):
+        del buf, key, hparams
+        return agent_state, {k: jnp.float32(0) for k in UPDATE_METRICS}
+
+    def one_env_step(carry: SACCarry, hparams: SACHParams):
+        key, act_key, random_key, env_key, learn_key = jax.random.split(carry.key, 5)
+        warm = carry.env_steps < config.warmup_steps
+        policy_action = agent.act(carry.agent, carry.obs, act_key)                 # [N, A]
+        random_action = jax.random.uniform(random_key, (n, a_dim), jnp.float32, low, high)
+        action = jnp.where(warm, random_action, policy_action)
+        obs, env_state, r_t, terminated, truncated, info = env_step(
+            jax.random.split(env_key, n), carry.env_state, action, env_params)
+        next_obs = info["final_observation"].reshape(n, obs_dim).astype(jnp.float32)
+        r_t = r_t.astype(jnp.float32).reshape(n)
+        terminated, truncated = terminated.reshape(n), truncated.reshape(n)
+        buf = buffer.add(carry.buffer, Transition(obs=carry.obs, action=action, reward=r_t,
+                                                  next_obs=next_obs, done=terminated))
+        # Under vmap this cond is a select (both branches run); it only differs during warm-up.
+        agent_state, update_metrics = jax.lax.cond(warm, skip, learn, carry.agent, buf,
+                                                   learn_key, hparams)
+        metrics = {"reward": r_t, "done": terminated | truncated, "terminated": terminated,
+                   **update_metrics}
+        carry = SACCarry(agent=agent_state, buffer=buf, env_state=env_state,
+                         obs=obs.reshape(n, obs_dim).astype(jnp.float32),
+                         env_steps=carry.env_steps + 1, key=key)
+        return carry, metrics
+
+    def step(carry: SACCarry, hparams: SACHParams):
+        if config.env_steps_per_iteration == 1:
+            return one_env_step(carry, hparams)
+        return jax.lax.scan(lambda c, _: one_env_step(c, hparams), carry, None,
+                            length=config.env_steps_per_iteration)
+
+    evaluate = None
+    if config.eval_episodes > 0:
+        max_steps = int(env_params.max_steps_in_episode)
+
+        def evaluate(carry: SACCarry, hparams: SACHParams, key: jax.Array):
+            del hparams
+
+            def policy(obs, k):
+                return agent.act(carry.agent, obs.reshape(obs_dim).astype(jnp.float32), k,
+                                 deterministic=True).reshape(low.shape)
+
+            result = evaluate_policy(env, env_params, policy, key, config.eval_episodes,
+                                     max_steps)
+            return {"return": result.return_, "length": result.length}
+
+    return Trainer(init=init, step=step, result=lambda carry: carry.agent,
+                   num_iterations=config.num_iterations, default_hparams=config.hparams(),
+                   env_steps_per_iteration=config.env_steps_per_iteration, evaluate=evaluate)
+
+
+def make_train(config: SACConfig, env, env_params):
+    """`train(key, hparams=None) -> (SACState, metrics)`: the whole run as one `lax.scan`.
+
+    metrics (T = config.total_steps, N = config.num_envs): "reward", "done" (termination or time
+    limit), "terminated": [T, N]; per env step means over its gradient steps (0 during warm-up):
+    "critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q": [T]. Pass `SACHParams`
+    to override learning rates, gamma, tau (vmap over it to sweep them).
+    """
+    return make_train_fn(make_trainer(config, env, env_params))
+
+
+def make_agent_for_env(config: SACConfig, env, env_params) -> SACAgent:
+    """`make_agent` with the observation size and action bounds read from a gymnax env."""
+    low, high = action_bounds(env, env_params)
+    return make_agent(config, int(np.prod(env.observation_space(env_params).shape)), low, high)

@@ -1,0 +1,222 @@
+"""Tutorial exercise 3: model-free (SAC) against model-based (MBPO) on Pendulum-v1.
+
+Return against env steps for each method (5 seeds, vmapped in one program), mean and a 95% band,
+plus wall-clock and compute (XLA's FLOP count) per env step. Each method is one function
+`run_<method>(num_seeds, total_steps, seed) -> dict` in `METHODS`; its result goes to its own
+JSON (`tutorial_exercise3_<method>.json`), and the plot draws every method whose JSON exists.
+
+Curves: the deterministic policy's return (mean of `EVAL_EPISODES` fresh episodes per seed),
+measured every `EVAL_EVERY` env steps, and the training episodes' returns (stochastic policy and
+warm-up included) at the env step each episode ends.
+
+Run:  python scripts/tutorial_exercise3.py                      (SAC, 5 seeds, 10k steps)
+      python scripts/tutorial_exercise3.py --quick              (a smoke run)
+      python scripts/tutorial_exercise3.py --write-results      (write to scripts/results/)
+By default results go to scripts/out/ (ignored by git).
+"""
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import time
+
+import jax
+import numpy as np
+
+from mbrl_jax import envs
+from mbrl_jax.core.episodes import mean_and_ci
+from mbrl_jax.core.loop import scan_steps
+from mbrl_jax.core.types import Transition
+from mbrl_jax.sac import SACConfig, make_agent_for_env, make_trainer
+
+HERE = pathlib.Path(__file__).resolve().parent
+ENV_ID = "Pendulum-v1"
+TARGET_RETURN = -200.0
+EVAL_EVERY = 500
+EVAL_EPISODES = 10
+
+# Tuned for Pendulum: 64x64 networks (about a tenth of 256x256's compute per env step) and Adam
+# step 1e-3 for actor, critics and temperature (a vmapped sweep, 4 seeds each: 3e-4 was slower
+# and less stable within 10k steps). Other values are the paper's.
+SAC_CONFIG = SACConfig(hidden_sizes=(64, 64), batch_size=256, warmup_steps=1_000,
+                       updates_per_step=1, buffer_size=100_000, actor_lr=1e-3, critic_lr=1e-3,
+                       alpha_lr=1e-3, eval_episodes=EVAL_EPISODES)
+
+
+def run_trainer(trainer, num_seeds: int, seed: int, eval_every: int) -> dict:
+    """Run a `Trainer` for `num_seeds` seeds (vmapped) in compiled chunks of `eval_every` env
+    steps with its `evaluate` hook between them. Returns curves and costs (numpy / floats)."""
+    keys = jax.random.split(jax.random.key(seed), num_seeds)
+    hp = trainer.default_hparams
+    iters = max(1, eval_every // trainer.env_steps_per_iteration)
+    steps_per_chunk = iters * trainer.env_steps_per_iteration
+    init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
+    chunk = jax.jit(jax.vmap(lambda c: scan_steps(trainer, c, hp, iters)), donate_argnums=0)
+    evaluate = jax.jit(jax.vmap(trainer.evaluate, in_axes=(0, None, 0)))
+
+    t0 = time.perf_counter()
+    carry = jax.block_until_ready(init(keys, hp))
+    compiled = chunk.lower(carry).compile()
+    compile_s = time.perf_counter() - t0
+    eval_keys = jax.random.split(jax.random.key(seed + 1), (trainer.num_env_steps
+                                                            // steps_per_chunk, num_seeds))
+    rewards, dones, eval_steps, eval_returns = [], [], [], []
+    run_s = 0.0
+    for i in range(trainer.num_env_steps // steps_per_chunk):
+        t0 = time.perf_counter()
+        carry, metrics = compiled(carry)
+        rewards.append(np.asarray(metrics["reward"]))
+        dones.append(np.asarray(metrics["done"]))
+        run_s += time.perf_counter() - t0
+        ret = np.asarray(evaluate(carry, hp, eval_keys[i])["return"])    # [seeds, episodes]
+        eval_steps.append((i + 1) * steps_per_chunk)
+        eval_returns.append(ret.mean(axis=1))
+    reward = np.concatenate(rewards, axis=1)          # [seeds, T, N]
+    done = np.concatenate(dones, axis=1)
+    env_steps = reward.shape[1] * reward.shape[2]     # per seed (all its parallel envs)
+    return {
+        "eval_steps": eval_steps,
+        "eval_return": np.stack(eval_returns, axis=1).tolist(),            # [seeds, points]
+        "train_episodes": training_episodes(reward, done),
+        "compile_s": compile_s,
+        "run_s": run_s,
+        # the vmapped program steps all seeds at once: wall time per env step of that program,
+        # and divided by the number of seeds
+        "wall_ms_per_env_step": 1e3 * run_s / env_steps,
+        "wall_ms_per_env_step_per_seed": 1e3 * run_s / (env_steps * num_seeds),
+        "num_seeds": num_seeds,
+        "env_steps": env_steps,
+    }
+
+
+def training_episodes(reward: np.ndarray, done: np.ndarray) -> dict:
+    """Per seed: (env step at which each episode ended, its return); reward, done [S, T, N]."""
+    ends, returns = [], []
+    for s in range(reward.shape[0]):
+        e, r = [], []
+        for n in range(reward.shape[2]):
+            idx = np.flatnonzero(done[s, :, n])
+            csum = np.concatenate([[0.0], np.cumsum(reward[s, :, n])])
+            starts = np.concatenate([[0], idx[:-1] + 1])
+            e += ((idx + 1) * reward.shape[2]).tolist()
+            r += (csum[idx + 1] - csum[starts]).tolist()
+        order = np.argsort(e, kind="stable")
+        ends.append(np.asarray(e)[order].tolist())
+        returns.append(np.asarray(r)[order].tolist())
+    return {"end_step": ends, "return": returns}
+
+
+def flops(fn, *args) -> float:
+    """XLA's FLOP count of one call of `fn` (straight-line code: no loops inside to undercount)."""
+    return float(jax.jit(fn).lower(*args).compile().cost_analysis().get("flops", np.nan))
+
+
+def run_sac(num_seeds: int, total_steps: int, seed: int) -> dict:
+    config = dataclasses.replace(SAC_CONFIG, total_steps=total_steps)
+    env, env_params = envs.make(ENV_ID)
+    result = run_trainer(make_trainer(config, env, env_params), num_seeds, seed, EVAL_EVERY)
+    # compute per env step after warm-up: one action plus G gradient steps on a batch
+    agent = make_agent_for_env(config, env, env_params)
+    state = agent.init(jax.random.key(0))
+    obs_dim = int(np.prod(env.observation_space(env_params).shape))
+    batch = Transition(obs=np.zeros((config.batch_size, obs_dim), np.float32),
+                       action=np.zeros((config.batch_size, 1), np.float32),
+                       reward=np.zeros(config.batch_size, np.float32),
+                       next_obs=np.zeros((config.batch_size, obs_dim), np.float32),
+                       done=np.zeros(config.batch_size, bool))
+    per_step = (flops(agent.act, state, np.zeros((obs_dim,), np.float32), jax.random.key(0))
+                + config.updates_per_step * flops(agent.update, state, batch, jax.random.key(0),
+                                                  config.hparams()))
+    return {"method": "sac", "config": config.__dict__, "flops_per_env_step": per_step,
+            **result}
+
+
+METHODS = {"sac": run_sac}
+
+
+def summarise(result: dict) -> dict:
+    """Mean eval return with its 95% half-width at each point, the first env step where the
+    mean reaches the target, and the final mean."""
+    ret = np.asarray(result["eval_return"])                  # [seeds, points]
+    mean, half = mean_and_ci(ret, axis=0)
+    reached = np.flatnonzero(mean >= TARGET_RETURN)
+    return {
+        "eval_mean": mean.tolist(), "eval_ci95": half.tolist(),
+        "first_step_mean_eval_return_ge_target": (int(result["eval_steps"][reached[0]])
+                                                   if len(reached) else None),
+        "final_eval_mean": float(mean[-1]), "final_eval_ci95": float(half[-1]),
+    }
+
+
+def plot(results: dict, path: pathlib.Path) -> None:
+    from mbrl_jax.core.plotting import figure
+
+    fig, (ax_eval, ax_train) = figure(ncols=2, width=6.0)
+    for name, res in results.items():
+        steps, summary = np.asarray(res["eval_steps"]), res["summary"]
+        mean, half = np.asarray(summary["eval_mean"]), np.asarray(summary["eval_ci95"])
+        line, = ax_eval.plot(steps, mean, label=f"{name} ({res['num_seeds']} seeds)")
+        ax_eval.fill_between(steps, mean - half, mean + half, alpha=0.25,
+                             color=line.get_color())
+        # training episodes: bin by the env step at which they ended, mean per seed, then over seeds
+        bins = np.asarray(res["eval_steps"])
+        per_seed = []
+        for ends, rets in zip(res["train_episodes"]["end_step"],
+                              res["train_episodes"]["return"], strict=True):
+            which = np.searchsorted(bins, np.asarray(ends), side="left")
+            per_seed.append([np.mean(np.asarray(rets)[which == b]) if np.any(which == b)
+                             else np.nan for b in range(len(bins))])
+        m, h = mean_and_ci(np.asarray(per_seed), axis=0)
+        ax_train.plot(bins, m, color=line.get_color(), label=name)
+        ax_train.fill_between(bins, m - h, m + h, alpha=0.25, color=line.get_color())
+    for ax, title in ((ax_eval, f"deterministic policy ({EVAL_EPISODES} episodes per seed)"),
+                      (ax_train, "training episodes (stochastic, warm-up included)")):
+        ax.axhline(TARGET_RETURN, color="grey", ls="--", lw=1)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("return per episode")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Tutorial exercise 3 on {ENV_ID}: mean and 95% band over seeds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--methods", nargs="+", default=["sac"], choices=sorted(METHODS))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="env steps per seed (default: 10000 for SAC)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 1000 steps")
+    parser.add_argument("--write-results", action="store_true",
+                        help="write to scripts/results/ (committed) instead of scripts/out/")
+    args = parser.parse_args()
+    out = HERE / ("results" if args.write_results else "out")
+    out.mkdir(exist_ok=True)
+    default_steps = {"sac": 10_000}
+    for name in args.methods:
+        steps = 1_000 if args.quick else (args.steps or default_steps.get(name, 10_000))
+        result = METHODS[name](2 if args.quick else args.seeds, steps, args.seed)
+        result["summary"] = summarise(result)
+        result.update(jax=jax.__version__, backend=jax.default_backend(),
+                      date=time.strftime("%Y-%m-%d"))
+        path = out / f"tutorial_exercise3_{name}.json"
+        path.write_text(json.dumps(result, indent=1, default=float) + "\n")
+        s = result["summary"]
+        print(f"{name}: final eval return {s['final_eval_mean']:.1f} +- "
+              f"{s['final_eval_ci95']:.1f}; mean >= {TARGET_RETURN} from env step "
+              f"{s['first_step_mean_eval_return_ge_target']}; run {result['run_s']:.1f} s "
+              f"(compile {result['compile_s']:.1f} s), "
+              f"{result['wall_ms_per_env_step']:.2f} ms per env step of {result['num_seeds']} "
+              f"vmapped seeds, "
+              f"{result['flops_per_env_step'] / 1e6:.1f} MFLOP per env step; wrote {path}")
+    results = {p.stem.removeprefix("tutorial_exercise3_"): json.loads(p.read_text())
+               for p in sorted(out.glob("tutorial_exercise3_*.json"))}
+    plot(results, out / "tutorial_exercise3.png")
+    print(f"plot: {out / 'tutorial_exercise3.png'}")
+
+
+if __name__ == "__main__":
+    main()
