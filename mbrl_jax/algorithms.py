@@ -49,6 +49,7 @@ _SPEC_MODULES = (
     "mbrl_jax.sac.cli",
     "mbrl_jax.mbpo.cli",
     "mbrl_jax.dreamer.cli",
+    "mbrl_jax.muzero.cli",
 )
 
 

@@ -1,0 +1,44 @@
+"""MuZero (Schrittwieser et al. 2020) and Gumbel MuZero (Danihelka et al. 2022): learned h/g/f
+networks, a batched tree search (`mbrl_jax.muzero.mcts`) and self-play training."""
+
+from mbrl_jax.muzero.config import MuZeroConfig, MuZeroHParams
+from mbrl_jax.muzero.losses import Step, Targets, make_targets, unroll_loss
+from mbrl_jax.muzero.mcts import (
+    PolicyOutput,
+    RecurrentFnOutput,
+    RootFnOutput,
+    Tree,
+    gumbel_muzero_policy,
+    muzero_policy,
+)
+from mbrl_jax.muzero.networks import (
+    inverse_value_transform,
+    logits_to_scalar,
+    make_networks,
+    scalar_to_probs,
+    value_transform,
+)
+from mbrl_jax.muzero.train import MuZeroState, make_train, make_trainer
+
+__all__ = [
+    "MuZeroConfig",
+    "MuZeroHParams",
+    "MuZeroState",
+    "PolicyOutput",
+    "RecurrentFnOutput",
+    "RootFnOutput",
+    "Step",
+    "Targets",
+    "Tree",
+    "gumbel_muzero_policy",
+    "inverse_value_transform",
+    "logits_to_scalar",
+    "make_networks",
+    "make_targets",
+    "make_train",
+    "make_trainer",
+    "muzero_policy",
+    "scalar_to_probs",
+    "unroll_loss",
+    "value_transform",
+]

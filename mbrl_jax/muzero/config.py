@@ -1,0 +1,132 @@
+"""MuZero configuration: static shapes and loop lengths, validated before tracing."""
+
+import dataclasses
+from typing import Literal
+
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from mbrl_jax.core.errors import ConfigError
+
+SEARCHES = ("muzero", "gumbel")
+
+
+@struct.dataclass
+class MuZeroHParams:
+    """Sweepable numbers: discount (of the search and the n-step targets), value_loss_weight."""
+
+    discount: jnp.ndarray
+    value_loss_weight: jnp.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class MuZeroConfig:
+    """MuZero (Schrittwieser et al. 2020), optionally with Gumbel root search (Danihelka et al.
+    2022), trained on self-play in `num_envs` vmapped envs.
+
+    One iteration: `rollout_length` env steps in every env (a search per step), then
+    `updates_per_iteration` gradient steps on batches of `batch_size` positions from the replay.
+
+    Attributes:
+      total_steps: env steps per env (a run has total_steps // rollout_length iterations).
+      num_envs: parallel envs self-playing.
+      rollout_length: env steps per iteration (F).
+      updates_per_iteration: gradient updates per iteration (G).
+      batch_size: positions per update.
+      num_simulations: search simulations per step.
+      search: "muzero" (pUCT with Dirichlet noise) or "gumbel" (Gumbel MuZero; the policy target
+        is the improved policy).
+      max_num_considered_actions: Gumbel's k.
+      q_normalisation: pUCT's "parent_and_siblings" (mctx default) or "tree" (the paper).
+      dirichlet_alpha, dirichlet_fraction: root noise (pUCT only).
+      temperatures: action-sampling temperatures (pUCT): the first until 50% of the run's
+        steps, the second until 75%, the third after (the paper's schedule by training
+        progress).
+      unroll_steps: K, dynamics steps unrolled per sampled position.
+      td_steps: n of the n-step value targets.
+      replay_length: env steps of trajectory kept per env (the sequences the windows are cut
+        from); must exceed unroll_steps + td_steps.
+      support_size: S, value and reward categorical over -S..S after h(x).
+      hidden_sizes, latent_size: MLP widths and hidden-state size D.
+      conv: a small conv torso under the representation (MinAtar grids).
+      learning_rate, max_grad_norm: Adam and global-norm clipping.
+      discount, value_loss_weight: defaults of `MuZeroHParams`.
+      eval_episodes, eval_max_steps: `Trainer.evaluate` (search with temperature 0).
+    """
+
+    total_steps: int = 20_000
+    num_envs: int = 8
+    rollout_length: int = 16
+    updates_per_iteration: int = 4
+    batch_size: int = 128
+    num_simulations: int = 16
+    search: Literal["muzero", "gumbel"] = "muzero"
+    max_num_considered_actions: int = 16
+    q_normalisation: str = "parent_and_siblings"
+    dirichlet_alpha: float = 0.3
+    dirichlet_fraction: float = 0.25
+    temperatures: tuple = (1.0, 0.5, 0.25)
+    unroll_steps: int = 5
+    td_steps: int = 10
+    replay_length: int = 2000
+    support_size: int = 10
+    hidden_sizes: tuple = (64,)
+    latent_size: int = 64
+    conv: bool = False
+    learning_rate: float = 1e-3
+    max_grad_norm: float = 5.0
+    discount: float = 0.99
+    value_loss_weight: float = 0.25
+    eval_episodes: int = 8
+    eval_max_steps: int = 500
+
+    @property
+    def num_iterations(self) -> int:
+        return self.total_steps // self.rollout_length
+
+    def hparams(self) -> MuZeroHParams:
+        return MuZeroHParams(discount=jnp.float32(self.discount),
+                             value_loss_weight=jnp.float32(self.value_loss_weight))
+
+    def validate(self) -> "MuZeroConfig":
+        """Raise ConfigError (naming the field and what to change) on any invalid value."""
+        for field, minimum in (("total_steps", 1), ("num_envs", 1), ("rollout_length", 1),
+                               ("updates_per_iteration", 1), ("batch_size", 1),
+                               ("num_simulations", 1), ("max_num_considered_actions", 1),
+                               ("unroll_steps", 1), ("td_steps", 1), ("replay_length", 2),
+                               ("support_size", 1), ("latent_size", 1), ("eval_episodes", 1),
+                               ("eval_max_steps", 1)):
+            _check_int(field, getattr(self, field), minimum)
+        if self.total_steps < self.rollout_length:
+            raise ConfigError("total_steps", f"must be at least rollout_length "
+                              f"({self.rollout_length}), got {self.total_steps}")
+        if self.search not in SEARCHES:
+            raise ConfigError("search", f"must be one of {SEARCHES}, got {self.search!r}")
+        if self.q_normalisation not in ("parent_and_siblings", "tree"):
+            raise ConfigError("q_normalisation", "must be 'parent_and_siblings' or 'tree', "
+                              f"got {self.q_normalisation!r}")
+        if self.unroll_steps + self.td_steps >= self.replay_length:
+            raise ConfigError(
+                "unroll_steps", f"unroll_steps + td_steps ({self.unroll_steps} + "
+                f"{self.td_steps}) must be shorter than replay_length ({self.replay_length}), "
+                "the sequences windows are cut from; shorten the unroll or lengthen the replay")
+        if len(self.temperatures) != 3 or any(t < 0 for t in self.temperatures):
+            raise ConfigError("temperatures", f"must be 3 values >= 0, got {self.temperatures}")
+        if not 0.0 <= self.discount <= 1.0:
+            raise ConfigError("discount", f"must be in [0, 1], got {self.discount}")
+        for field in ("learning_rate", "max_grad_norm", "dirichlet_alpha"):
+            value = getattr(self, field)
+            if not (np.isfinite(value) and value > 0):
+                raise ConfigError(field, f"must be a positive number, got {value}")
+        if not 0.0 <= self.dirichlet_fraction <= 1.0:
+            raise ConfigError("dirichlet_fraction", f"must be in [0, 1], got "
+                              f"{self.dirichlet_fraction}")
+        return self
+
+
+def _check_int(field, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ConfigError(field, f"must be an integer, got {value!r}")
+    if value < minimum:
+        raise ConfigError(field, f"must be >= {minimum}, got {value}; use a value >= {minimum}")

@@ -1,0 +1,140 @@
+"""MuZero learning curves: greedy evaluation return against env steps, several seeds at once.
+
+    python scripts/muzero_results.py --preset catch            # Catch-bsuite, pUCT, 16 sims
+    python scripts/muzero_results.py --preset catch-gumbel4    # Catch-bsuite, Gumbel, 4 sims
+    python scripts/muzero_results.py --preset cartpole         # CartPole-v1, 50k env steps
+    python scripts/muzero_results.py --preset breakout         # Breakout-MinAtar (conv torso)
+    python scripts/muzero_results.py --preset cartpole-gpu --preset breakout-gpu --out DIR  # GPU
+    [--seeds 5] [--out DIR] [--write-results]
+
+All seeds train as one vmapped program in compiled chunks; after every chunk each seed's current
+networks play `eval_episodes` greedy episodes (search without noise, most-visited action) inside
+the compiled program. Env steps count all parallel envs of a seed. Writes JSON and a PNG to DIR
+(default runs/muzero_results/, ignored by git; --write-results writes scripts/results/).
+"""
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from mbrl_jax import envs  # noqa: E402
+from mbrl_jax.core.loop import scan_steps  # noqa: E402
+from mbrl_jax.core.plotting import plot_curves  # noqa: E402
+from mbrl_jax.muzero import MuZeroConfig, make_trainer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CATCH = MuZeroConfig(total_steps=2496, num_envs=8, rollout_length=16, updates_per_iteration=32,
+                     batch_size=128, num_simulations=16, value_loss_weight=1.0,
+                     replay_length=1000, eval_episodes=16, eval_max_steps=20)
+PRESETS = {  # name: (env id, config, target mean return, target within env steps, chunks)
+    "catch": ("Catch-bsuite", CATCH, 0.9, 20_000, 12),
+    "catch-gumbel4": ("Catch-bsuite", dataclasses.replace(CATCH, search="gumbel",
+                                                          num_simulations=4), 0.9, 20_000, 12),
+    "cartpole": ("CartPole-v1", MuZeroConfig(
+        total_steps=3125, num_envs=16, rollout_length=16, updates_per_iteration=32,
+        batch_size=256, num_simulations=16, value_loss_weight=1.0, support_size=20,
+        replay_length=2000, discount=0.99, eval_episodes=8, eval_max_steps=500),
+        475.0, 50_000, 10),
+    "breakout": ("Breakout-MinAtar", MuZeroConfig(
+        total_steps=6250, num_envs=16, rollout_length=16, updates_per_iteration=16,
+        batch_size=256, num_simulations=16, value_loss_weight=1.0, conv=True,
+        hidden_sizes=(128,), latent_size=128, replay_length=2000, eval_episodes=8,
+        eval_max_steps=1000), None, 100_000, 10),
+}
+# Accelerator variants: 4x the parallel envs for the same env-step budget (fewer, wider steps).
+for _name in ("cartpole", "breakout"):
+    _env, _cfg, _target, _budget, _chunks = PRESETS[_name]
+    PRESETS[f"{_name}-gpu"] = (_env, dataclasses.replace(
+        _cfg, num_envs=4 * _cfg.num_envs, total_steps=_cfg.total_steps // 4,
+        rollout_length=8, batch_size=2 * _cfg.batch_size), _target, _budget, _chunks)
+
+
+def run(preset: str, num_seeds: int, seed: int = 0):
+    env_id, config, target, budget, num_chunks = PRESETS[preset]
+    env, env_params = envs.make(env_id)
+    trainer = make_trainer(config, env, env_params)
+    keys = jax.random.split(jax.random.key(seed), num_seeds)
+    iters = trainer.num_iterations
+    chunk_iters = max(1, iters // num_chunks)
+    init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
+    chunk = jax.jit(jax.vmap(lambda c: scan_steps(trainer, c, trainer.default_hparams,
+                                                  chunk_iters)), donate_argnums=0)
+    evaluate = jax.jit(jax.vmap(lambda c, k: trainer.evaluate(c, trainer.default_hparams, k)))
+    t0 = time.perf_counter()
+    carry = init(keys, trainer.default_hparams)
+    steps, returns, train_returns, wall = [], [], [], []
+    done_iters = 0
+    while done_iters + chunk_iters <= iters:
+        carry, metrics = chunk(carry)
+        done_iters += chunk_iters
+        eval_keys = jax.random.split(jax.random.key(seed + 1000 + done_iters), num_seeds)
+        ret = np.asarray(evaluate(carry, eval_keys)["return"]).mean(axis=1)  # [seeds]
+        reward, finished = np.asarray(metrics["reward"]), np.asarray(metrics["done"])
+        train_returns.append((reward.sum(axis=(1, 2)) / np.maximum(
+            finished.sum(axis=(1, 2)), 1)).tolist())
+        steps.append(done_iters * config.rollout_length * config.num_envs)
+        returns.append(ret.tolist())
+        wall.append(time.perf_counter() - t0)
+        print(f"{preset}: {steps[-1]:>7d} env steps  greedy return {ret.mean():8.3f} "
+              f"(min {ret.min():.3f}, max {ret.max():.3f})  {wall[-1]:.0f}s", flush=True)
+    returns_arr = np.array(returns).T  # [seeds, points]
+    mean = returns_arr.mean(axis=0)
+    reached = None
+    if target is not None:
+        hits = np.flatnonzero(mean >= target)
+        reached = int(steps[hits[0]]) if len(hits) else None
+    return {
+        "preset": preset, "env": env_id, "config": dataclasses.asdict(config),
+        "seeds": num_seeds, "env_steps": steps, "greedy_return": returns_arr.tolist(),
+        "greedy_return_mean": mean.tolist(), "greedy_return_std": returns_arr.std(0).tolist(),
+        "train_return_per_episode": np.array(train_returns).T.tolist(),
+        "wall_seconds": wall, "target": target, "target_within_env_steps": budget,
+        "first_env_steps_mean_at_target": reached,
+        "met_target": reached is not None and reached <= budget,
+        "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", choices=tuple(PRESETS), action="append",
+                        help="repeatable; default: catch and catch-gumbel4")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--write-results", action="store_true",
+                        help="write into scripts/results/ (committed) instead of runs/")
+    args = parser.parse_args()
+    out = args.out or (ROOT / "scripts" / "results" if args.write_results
+                       else ROOT / "runs" / "muzero_results")
+    out.mkdir(parents=True, exist_ok=True)
+    for preset in args.preset or ["catch", "catch-gumbel4"]:
+        result = run(preset, args.seeds)
+        (out / f"muzero_{preset}.json").write_text(json.dumps(result, indent=1) + "\n")
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        plot_curves(ax, {f"MuZero {preset}": np.array(result["greedy_return"])},
+                    x=np.array(result["env_steps"]), xlabel="env steps",
+                    ylabel="greedy return", title=f"{result['env']} ({result['seeds']} seeds, "
+                    f"{result['wall_seconds'][-1]:.0f} s on {result['backend']})")
+        if result["target"] is not None:
+            ax.axhline(result["target"], color="gray", ls="--", lw=1)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / f"muzero_{preset}.png", dpi=120)
+        plt.close(fig)
+        print(f"wrote {out / f'muzero_{preset}'}.json/.png; met target: {result['met_target']}")
+
+
+if __name__ == "__main__":
+    main()

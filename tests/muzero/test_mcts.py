@@ -1,0 +1,163 @@
+"""The batched search against mctx (the oracle), a hand-worked tree, and a bandit."""
+
+import jax
+import jax.numpy as jnp
+import mctx
+import numpy as np
+import pytest
+
+from mbrl_jax.muzero import mcts
+from mbrl_jax.muzero import selection as sel
+from tests.muzero.search_fixtures import make_model, make_root, recurrent_fn
+
+
+def _mctx_recurrent(params, key, action, embedding):
+    out, embedding = recurrent_fn(params, key, action, embedding)
+    return mctx.RecurrentFnOutput(**out._asdict()), embedding
+
+
+def _mctx_root(root):
+    return mctx.RootFnOutput(**root._asdict())
+
+
+def _invalid(key, batch, num_actions):
+    invalid = jax.random.uniform(key, (batch, num_actions)) < 0.4
+    return invalid.at[:, 0].set(False).astype(jnp.float32)  # at least one valid action
+
+
+CASES = [  # batch, actions, simulations, masked, max_depth
+    (24, 5, 20, True, None),
+    (9, 6, 12, True, 3),   # depth cut-off: leaves re-expanded
+]
+
+
+@pytest.mark.parametrize("batch,num_actions,sims,masked,max_depth", CASES)
+def test_muzero_policy_matches_mctx(batch, num_actions, sims, masked, max_depth):
+    params = make_model(jax.random.key(batch), num_actions)
+    root = make_root(params, jax.random.key(100 + batch), batch)
+    invalid = _invalid(jax.random.key(5), batch, num_actions) if masked else None
+    key = jax.random.key(11)
+    ours = jax.jit(lambda k: mcts.muzero_policy(
+        params, k, root, recurrent_fn, sims, invalid, max_depth))(key)
+    ref = jax.jit(lambda k: mctx.muzero_policy(
+        params, k, _mctx_root(root), _mctx_recurrent, sims, invalid, max_depth))(key)
+    np.testing.assert_array_equal(ours.search_tree.children_visits,
+                                  ref.search_tree.children_visits)
+    np.testing.assert_allclose(ours.action_weights, ref.action_weights, atol=1e-6)
+    np.testing.assert_allclose(ours.search_tree.node_values, ref.search_tree.node_values,
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(ours.action, ref.action)
+    if masked:
+        assert not np.any(np.asarray(ours.search_tree.children_visits[:, 0]) * np.asarray(invalid))
+
+
+# Gumbel: with 12 actions and k = 16, 7-12 actions are considered, so sequential halving runs
+# three or four rounds (8 -> 4 -> 2 survivors), each with its own visit budget.
+@pytest.mark.parametrize("batch,num_actions,sims,masked,max_depth,k",
+                         [c + (4,) for c in CASES] + [(6, 12, 40, True, None, 16)])
+def test_gumbel_policy_matches_mctx(batch, num_actions, sims, masked, max_depth, k):
+    params = make_model(jax.random.key(batch + 1), num_actions)
+    root = make_root(params, jax.random.key(200 + batch), batch)
+    invalid = _invalid(jax.random.key(6), batch, num_actions) if masked else None
+    key = jax.random.key(12)
+    kw = dict(max_num_considered_actions=k)
+    ours = jax.jit(lambda k: mcts.gumbel_muzero_policy(
+        params, k, root, recurrent_fn, sims, invalid, max_depth, **kw))(key)
+    ref = jax.jit(lambda k: mctx.gumbel_muzero_policy(
+        params, k, _mctx_root(root), _mctx_recurrent, sims, invalid, max_depth, **kw))(key)
+    np.testing.assert_array_equal(ours.search_tree.children_visits,
+                                  ref.search_tree.children_visits)
+    np.testing.assert_allclose(ours.action_weights, ref.action_weights, atol=1e-6)
+    np.testing.assert_allclose(ours.search_tree.node_values[:, 0],
+                               ref.search_tree.node_values[:, 0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(ours.action, ref.action)
+
+
+def _hand_view():
+    # Root visited 3 times (itself + 2 simulations), value 0.5; children visits [1, 1, 0];
+    # rewards [0, 1, 0], discounts [1, 0.5, 0], child values [0.2, 0.4, 0]; prior [.5, .3, .2].
+    return sel.NodeView(
+        visits=jnp.array([[1, 1, 0]], jnp.int32), prior_logits=jnp.log(jnp.array([[.5, .3, .2]])),
+        values=jnp.array([[0.2, 0.4, 0.0]]), rewards=jnp.array([[0.0, 1.0, 0.0]]),
+        discounts=jnp.array([[1.0, 0.5, 0.0]]), index=jnp.array([[1, 2, -1]], jnp.int32),
+        node_visits=jnp.array([3], jnp.int32), node_value=jnp.array([0.5]),
+        raw_value=jnp.array([0.1]))
+
+
+def test_puct_scores_by_hand():
+    view = _hand_view()
+    # Q = r + gamma v = [0.2, 1 + 0.5 * 0.4 = 1.2, (unvisited)].
+    # Per node: lo = min(0.5, 0.2) = 0.2, hi = max(0.5, 1.2) = 1.2 -> [0, 1, 0 (lo)].
+    q_node = sel.q_by_parent_and_siblings(view)
+    np.testing.assert_allclose(q_node, [[0.0, 1.0, 0.0]], atol=1e-6)
+    # pb_c = 1.25 + log((3 + 19652 + 1) / 19652) = 1.25020351; sqrt(3) * pb_c = 2.16541597;
+    # exploration = 2.16541597 * [0.5 / 2, 0.3 / 2, 0.2 / 1] = [0.54135399, 0.32481240, 0.43308319]
+    scores = sel.puct_scores(view, q_node, 1.25, 19652.0)
+    np.testing.assert_allclose(scores, [[0.54135399, 1.32481240, 0.43308319]], rtol=1e-5)
+    # Tree-wide range [-0.3, 1.7]: (0.2 + 0.3) / 2 = 0.25, (1.2 + 0.3) / 2 = 0.75, unvisited 0.
+    q_tree = sel.q_by_tree(view, jnp.array([-0.3]), jnp.array([1.7]))
+    np.testing.assert_allclose(q_tree, [[0.25, 0.75, 0.0]], rtol=1e-6)
+    scores = sel.puct_scores(view, q_tree, 1.25, 19652.0)
+    np.testing.assert_allclose(scores, [[0.79135399, 1.07481240, 0.43308319]], rtol=1e-5)
+    assert int(sel.masked_argmax(scores, jnp.array([[0, 1, 0]]))[0]) == 0
+
+
+def _chain_fn(params, key, action, embedding):
+    # Reward 1 for action 1, 0 for action 0; discount 0.5; value 2; prior favours action 1.
+    del params, key
+    batch = action.shape[0]
+    out = mcts.RecurrentFnOutput(
+        reward=action.astype(jnp.float32), discount=jnp.full((batch,), 0.5),
+        prior_logits=jnp.tile(jnp.array([[0.0, 1.0]]), (batch, 1)), value=jnp.full((batch,), 2.0))
+    return out, embedding
+
+
+@pytest.mark.parametrize("q_normalisation", ["parent_and_siblings", "tree"])
+def test_backup_by_hand(q_normalisation):
+    root = mcts.RootFnOutput(prior_logits=jnp.log(jnp.array([[0.6, 0.4]])),
+                             value=jnp.zeros((1,)), embedding=jnp.zeros((1, 1)))
+    out = mcts.muzero_policy(None, jax.random.key(0), root, _chain_fn, 2,
+                             q_normalisation=q_normalisation, dirichlet_fraction=0.0)
+    tree = out.search_tree
+    # Sim 0: all unvisited, prior picks a=0 -> node 1 (r 0, v 2). Backup: G = 0 + 0.5 * 2 = 1;
+    #   root value (0 * 1 + 1) / 2 = 0.5; Q(root, 0) = 1.
+    # Sim 1 (per node): Q = [1, -], lo 0.5, hi 1 -> [1, 0]; sqrt(2) pb_c ~ 1.4142 * 1.25015 ->
+    #   [1 + 1.768 * 0.6 / 2, 0 + 1.768 * 0.4] = [1.53, 0.71] -> a=0 again (tree mode: range
+    #   [1, 1] is empty so raw Q = 1, same choice). Node 1: children unvisited, prior [.27, .73]
+    #   -> a=1 -> node 2 (r 1, v 2). Backup: G = 1 + 0.5 * 2 = 2, node 1 value (2 * 1 + 2) / 2 = 2;
+    #   G = 0 + 0.5 * 2 = 1, root value (0.5 * 2 + 1) / 3 = 2/3; child value of (root, 0) = 2.
+    np.testing.assert_allclose(tree.node_values[0], [2 / 3, 2.0, 2.0], rtol=1e-6)
+    np.testing.assert_array_equal(tree.node_visits[0], [3, 2, 1])
+    np.testing.assert_array_equal(tree.children_visits[0, :2], [[2, 0], [0, 1]])
+    np.testing.assert_allclose(tree.children_values[0, :2], [[2.0, 0.0], [0.0, 2.0]])
+    np.testing.assert_array_equal(tree.parents[0], [-1, 0, 1])
+    # Backed-up Qs: (root, 0): 0 + 0.5 * 2 = 1 twice; (node 1, 1): 1 + 0.5 * 2 = 2.
+    np.testing.assert_allclose([tree.q_min[0], tree.q_max[0]], [1.0, 2.0])
+
+
+def _bandit_fn(params, key, action, embedding):
+    del params, key
+    means = jnp.array([0.1, 0.5, 0.9, 0.3])
+    batch = action.shape[0]
+    out = mcts.RecurrentFnOutput(reward=means[action], discount=jnp.zeros((batch,)),
+                                 prior_logits=jnp.zeros((batch, 4)), value=jnp.zeros((batch,)))
+    return out, embedding
+
+
+@pytest.mark.parametrize("policy", ["muzero", "muzero-tree", "gumbel"])
+def test_bandit_best_arm(policy):
+    batch = 8
+    root = mcts.RootFnOutput(prior_logits=jnp.zeros((batch, 4)), value=jnp.zeros((batch,)),
+                             embedding=jnp.zeros((batch, 1)))
+    key = jax.random.key(3)
+    if policy == "gumbel":
+        out = mcts.gumbel_muzero_policy(None, key, root, _bandit_fn, 16)
+        assert np.all(np.asarray(out.action) == 2)
+        assert np.all(np.argmax(out.action_weights, axis=-1) == 2)
+    else:
+        qn = "tree" if policy == "muzero-tree" else "parent_and_siblings"
+        out = mcts.muzero_policy(None, key, root, _bandit_fn, 40, q_normalisation=qn,
+                                 temperature=0.0, dirichlet_fraction=0.0)
+        assert np.all(np.argmax(out.action_weights, axis=-1) == 2)
+        assert np.all(np.asarray(out.action) == 2)
+    np.testing.assert_allclose(out.search_tree.summary().qvalues[:, 2], 0.9, rtol=1e-6)

@@ -1,0 +1,74 @@
+"""The train contract for MuZero: determinism, vmap == single runs, no retrace, config errors,
+the CLI, and (slow) learning Catch."""
+
+import jax
+import numpy as np
+import pytest
+from conftest import tree_equal
+
+from mbrl_jax import envs
+from mbrl_jax.core import ConfigError
+from mbrl_jax.core.loop import run_chunked
+from mbrl_jax.muzero import MuZeroConfig, make_train, make_trainer
+
+CATCH = envs.make("Catch-bsuite")
+TINY = MuZeroConfig(total_steps=16, num_envs=2, rollout_length=8, updates_per_iteration=1,
+                    batch_size=8, num_simulations=3, unroll_steps=2, td_steps=3,
+                    replay_length=32, support_size=3, hidden_sizes=(8,), latent_size=8,
+                    eval_episodes=2, eval_max_steps=12)
+
+
+_TRACES = []
+_TRAIN = make_train(TINY, *CATCH)
+_JIT_TRAIN = jax.jit(lambda key: _TRACES.append(1) or _TRAIN(key))  # counts its traces
+
+
+def test_determinism_and_no_retrace():
+    fn = _JIT_TRAIN
+    a, b, c = fn(jax.random.key(1)), fn(jax.random.key(1)), fn(jax.random.key(2))
+    assert len(_TRACES) == 1
+    assert tree_equal(a, b)
+    assert not tree_equal(a, c)
+    state, metrics = a
+    assert metrics["reward"].shape == (16, 2) and metrics["done"].shape == (16, 2)
+    assert np.all(np.isfinite(metrics["loss"]))
+
+
+def test_vmap_equals_single_runs():
+    keys = jax.random.split(jax.random.key(0), 2)
+    batched = jax.jit(jax.vmap(_TRAIN))(keys)
+    single = _JIT_TRAIN(keys[1])
+    got = jax.tree.map(lambda x: x[1], batched)
+    # Same program up to batching: equal to float rounding (XLA may fuse batched ops apart).
+    for x, y in zip(jax.tree.leaves(got), jax.tree.leaves(single), strict=True):
+        np.testing.assert_allclose(np.asarray(x, float), np.asarray(y, float), rtol=1e-5,
+                                   atol=1e-5)
+    np.testing.assert_array_equal(got[1]["reward"], single[1]["reward"])
+
+
+@pytest.mark.parametrize("env_id,overrides,field", [
+    ("Pendulum-v1", {}, "env"),
+    ("Catch-bsuite", {"num_simulations": 0}, "num_simulations"),
+    ("Catch-bsuite", {"unroll_steps": 30}, "unroll_steps"),
+    ("Catch-bsuite", {"search": "alphazero"}, "search"),
+])
+def test_bad_configs_name_the_field(env_id, overrides, field):
+    import dataclasses
+    config = dataclasses.replace(TINY, **overrides)
+    with pytest.raises(ConfigError) as err:
+        make_trainer(config, *envs.make(env_id))
+    assert err.value.field == field
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("search,sims", [("muzero", 16), ("gumbel", 4)])
+def test_catch_reaches_high_return(search, sims):
+    config = MuZeroConfig(total_steps=2496, num_envs=8, updates_per_iteration=8,
+                          num_simulations=sims, search=search, replay_length=1000,
+                          eval_max_steps=50)
+    trainer = make_trainer(config, *CATCH)
+    result = run_chunked(trainer, jax.random.split(jax.random.key(0), 3), chunk_steps=2496)
+    reward, done = result.metrics["reward"], result.metrics["done"]
+    last = slice(-400, None)  # the last 400 steps per env: about 44 episodes per env
+    per_episode = reward[:, last].sum(axis=(1, 2)) / done[:, last].sum(axis=(1, 2))
+    assert np.all(per_episode > 0.8), per_episode
