@@ -79,9 +79,9 @@ def run_mbpo(seeds: int, steps: int, seed: int = 0, preset: str = "cpu") -> dict
     config = pendulum_config(steps, preset)
     trainer = make_trainer(config, env, params)
 
-    def progress(done, metrics):
-        ret = episode_returns(np.asarray(metrics["reward"]))
-        print(f"  mbpo {done:>6} env steps, last episode mean return {ret[:, -1].mean():8.1f}",
+    def progress(chunk):
+        ret = episode_returns(np.asarray(chunk.metrics["reward"]))
+        print(f"  mbpo {chunk.env_steps:>6} env steps, last episode mean return {ret[:, -1].mean():8.1f}",
               flush=True)
 
     result = run_chunked(trainer, jax.random.split(jax.random.key(seed), seeds),
