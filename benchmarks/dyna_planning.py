@@ -1,11 +1,20 @@
 """Planning updates per second: mbrl-jax Dyna-Q (n = 50) at 1, 16, 256, 1024 vmapped seeds against
-a plain textbook Dyna-Q (Python loop, dict model, numpy Q, gymnasium FrozenLake), same run.
+three baselines of the same algorithm, all in the same run, interleaved:
 
-    python benchmarks/dyna_planning.py [--quick]
+  * textbook: Python loop, dict model rebuilt into key lists on every planning draw, numpy Q,
+    gymnasium FrozenLake (`textbook_dyna.py`; one seed);
+  * python: plain Python lists and floats, O(1) planning draws, the env as a transition table
+    (`fast_dyna.run_python_dyna_q`; one seed; N seeds run one after another at the same rate);
+  * numpy: all N seeds in one numpy program, O(1) draws, each array op stepping every seed
+    (`fast_dyna.run_numpy_dyna_q`), at the same N as the JAX row.
 
-Counts planning updates only (n per real step), but both sides' wall time includes their env steps,
-acting and direct updates. Compile time is reported apart from run time; each number is the median
-of `--repeats` timed runs. Writes benchmarks/results/dyna_planning.{json,md}.
+    python benchmarks/dyna_planning.py [--quick] [--repeats 5]
+
+Counts planning updates only (n per real step), but every side's wall time includes its env steps,
+acting and direct updates. Each round runs every case once in turn (the machine may be shared);
+rates are medians over rounds, ratios medians of per-round ratios; compile time is apart. The
+strongest baseline of a row is the faster (median) of python and numpy at that seed count.
+Writes benchmarks/results/dyna_planning.{json,md,png}.
 """
 
 import argparse
@@ -16,8 +25,10 @@ import time
 from pathlib import Path
 
 import jax
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fast_dyna import run_numpy_dyna_q, run_python_dyna_q  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from textbook_dyna import run_textbook_dyna_q  # noqa: E402
 
@@ -28,55 +39,75 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PLANNING = 50
 
 
-def bench_baseline(steps, repeats):
-    rates = []
-    for r in range(repeats):
-        _, updates, seconds = run_textbook_dyna_q(steps, PLANNING, seed=r)
-        rates.append(updates / seconds)
-    return statistics.median(rates), rates
-
-
-def bench_jax(num_seeds, steps, repeats):
+def prepare_jax(num_seeds, steps):
+    """Compile the vmapped run; returns (run(round) -> updates/s, compile seconds)."""
     env, params = envs.make("FrozenLake-misc", is_slippery=False)
     train = make_train(DynaConfig(planning_steps=PLANNING, total_steps=steps), env, params)
-    fn = jax.jit(jax.vmap(train))
     keys = jax.random.split(jax.random.key(0), num_seeds)
     t0 = time.perf_counter()
-    compiled = fn.lower(keys).compile()
+    compiled = jax.jit(jax.vmap(train)).lower(keys).compile()
     compile_s = time.perf_counter() - t0
-    times = []
-    for r in range(repeats):
+
+    def run(r):
         keys = jax.random.split(jax.random.key(r), num_seeds)
         t0 = time.perf_counter()
         jax.block_until_ready(compiled(keys))
-        times.append(time.perf_counter() - t0)
-    updates = num_seeds * steps * PLANNING
-    rates = [updates / t for t in times]
-    return statistics.median(rates), rates, compile_s
+        return num_seeds * steps * PLANNING / (time.perf_counter() - t0)
+
+    run(0)  # warm-up
+    return run, compile_s
+
+
+def rate(result):
+    _, updates, seconds = result
+    return updates / seconds
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     scale = 10 if args.quick else 1
-    baseline_steps = 4000 // scale
-    # Real steps per run at each seed count, sized for roughly 1-10 s each on 2 CPU cores.
-    sizes = {1: 20000, 16: 20000, 256: 4000, 1024: 2000}
+    textbook_steps, python_steps = 4000 // scale, 10000 // scale
+    # Real steps per run (JAX, numpy) at each seed count, for roughly 0.5-3 s each on 2 CPU cores.
+    sizes = {1: (20000, 400), 16: (20000, 1000), 256: (4000, 400), 1024: (2000, 100)}
+    sizes = {n: (j // scale, max(np_ // scale, 10)) for n, (j, np_) in sizes.items()}
+    jax_runs = {n: prepare_jax(n, j) for n, (j, _) in sizes.items()}
+    rates = {"textbook": [], "python": []}
+    rates.update({f"jax_{n}": [] for n in sizes} | {f"numpy_{n}": [] for n in sizes})
+    for r in range(args.repeats):
+        rates["textbook"].append(rate(run_textbook_dyna_q(textbook_steps, PLANNING, seed=r)))
+        rates["python"].append(rate(run_python_dyna_q(python_steps, PLANNING, seed=r)))
+        for n, (_, np_steps) in sizes.items():
+            rates[f"jax_{n}"].append(jax_runs[n][0](r))
+            rates[f"numpy_{n}"].append(rate(run_numpy_dyna_q(n, np_steps, PLANNING, seed=r)))
+        print(f"round {r + 1}/{args.repeats}: "
+              + ", ".join(f"{k} {v[-1] / 1e6:.2f}M" for k, v in rates.items()), flush=True)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    per_round = {k: np.array(v) for k, v in rates.items()}
 
-    base_rate, base_rates = bench_baseline(baseline_steps, args.repeats)
-    print(f"textbook baseline: {base_rate:,.0f} planning updates/s "
-          f"({baseline_steps} steps x n={PLANNING}, median of {args.repeats})")
+    def ratio(a, b):  # median of per-round ratios: both sides ran under the same load
+        return float(np.median(per_round[a] / per_round[b]))
+
     rows = []
-    for seeds, steps in sizes.items():
-        steps //= scale
-        rate, rates, compile_s = bench_jax(seeds, steps, args.repeats)
-        rows.append({"seeds": seeds, "steps": steps, "updates_per_s": rate,
-                     "updates_per_s_all": rates, "compile_s": compile_s,
-                     "ratio_vs_baseline": rate / base_rate})
-        print(f"mbrl-jax {seeds:5d} seeds: {rate:,.0f} updates/s  ratio {rate / base_rate:7.1f}x"
-              f"  (compile {compile_s:.2f} s, {steps} steps)")
+    for n, (steps, np_steps) in sizes.items():
+        strongest = "python" if med["python"] >= med[f"numpy_{n}"] else f"numpy_{n}"
+        rows.append({
+            "seeds": n, "steps": steps, "numpy_steps": np_steps,
+            "updates_per_s": med[f"jax_{n}"], "updates_per_s_all": rates[f"jax_{n}"],
+            "compile_s": jax_runs[n][1],
+            "numpy_updates_per_s": med[f"numpy_{n}"],
+            "numpy_updates_per_s_all": rates[f"numpy_{n}"],
+            "strongest_baseline": strongest.split("_")[0],
+            "ratio_vs_strongest": ratio(f"jax_{n}", strongest),
+            "ratio_vs_python": ratio(f"jax_{n}", "python"),
+            "ratio_vs_numpy": ratio(f"jax_{n}", f"numpy_{n}"),
+            "ratio_vs_textbook": ratio(f"jax_{n}", "textbook"),
+        })  # fmt: skip
+        print(f"mbrl-jax {n:5d} seeds: {med[f'jax_{n}']:,.0f} updates/s; numpy "
+              f"{med[f'numpy_{n}']:,.0f}; x strongest ({strongest}) "
+              f"{rows[-1]['ratio_vs_strongest']:.1f}")
 
     result = {
         "benchmark": "dyna_planning",
@@ -85,9 +116,16 @@ def main():
         "planning_steps": PLANNING,
         "machine": describe_machine(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "baseline": {"name": "textbook Dyna-Q (Python loop, dict model, numpy Q, gymnasium)",
-                     "steps": baseline_steps, "updates_per_s": base_rate,
-                     "updates_per_s_all": base_rates},
+        "baselines": {
+            "textbook": {"name": "textbook Dyna-Q (Python loop, dict model, key lists rebuilt per "
+                                 "draw, numpy Q, gymnasium)", "steps": textbook_steps,
+                         "updates_per_s": med["textbook"], "updates_per_s_all": rates["textbook"]},
+            "python": {"name": "plain Python lists, O(1) draws, env as a transition table "
+                               "(1 seed)", "steps": python_steps,
+                       "updates_per_s": med["python"], "updates_per_s_all": rates["python"]},
+            "numpy": {"name": "numpy vectorised over the row's seeds, O(1) draws "
+                              "(see mbrl_jax rows)"},
+        },
         "mbrl_jax": rows,
         "repeats": args.repeats,
         "quick": args.quick,
@@ -102,15 +140,24 @@ def main():
         "# Dyna-Q planning throughput (n = 50, FrozenLake 4x4)",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; jax {m.get('jax')} "
-        f"on {m.get('jax_backend')}; {result['date']}. Median of {args.repeats} runs.",
+        f"on {m.get('jax_backend')}; {result['date']}; load average at start "
+        f"{m['load_average_1_5_15_min']} (1/5/15 min; the machine was shared with other jobs). "
+        f"{args.repeats} interleaved rounds: rates "
+        "are medians over rounds, ratios medians of per-round ratios.",
         "",
-        f"Baseline (textbook Python/numpy/gymnasium): **{base_rate:,.0f}** planning updates/s.",
+        f"Baselines, one seed: textbook (dict model, key lists rebuilt per draw, gymnasium) "
+        f"**{med['textbook']:,.0f}**, plain Python lists with O(1) draws **{med['python']:,.0f}** "
+        "planning updates/s. numpy: all the row's seeds in one vectorised program.",
         "",
-        "| seeds | real steps | planning updates/s | x baseline | compile (s) |",
-        "|---:|---:|---:|---:|---:|",
+        "| seeds | real steps (JAX / numpy) | mbrl-jax updates/s | numpy updates/s "
+        "| x strongest (which) | x python | x numpy | x textbook | compile (s) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += [f"| {r['seeds']} | {r['steps']} | {r['updates_per_s']:,.0f} | "
-              f"{r['ratio_vs_baseline']:.1f} | {r['compile_s']:.2f} |" for r in rows]
+    lines += [f"| {r['seeds']} | {r['steps']} / {r['numpy_steps']} | {r['updates_per_s']:,.0f} | "
+              f"{r['numpy_updates_per_s']:,.0f} | **{r['ratio_vs_strongest']:.1f}** "
+              f"({r['strongest_baseline']}) | {r['ratio_vs_python']:.1f} | "
+              f"{r['ratio_vs_numpy']:.1f} | {r['ratio_vs_textbook']:.1f} | "
+              f"{r['compile_s']:.2f} |" for r in rows]
     lines += ["", "![throughput](dyna_planning.png)"]
     (RESULTS / "dyna_planning.md").write_text("\n".join(lines) + "\n")
     plot(result, RESULTS / "dyna_planning.png")
@@ -124,16 +171,22 @@ def plot(result: dict, path: Path) -> None:
     rows = result["mbrl_jax"]
     seeds = [r["seeds"] for r in rows]
     ax.plot(seeds, [r["updates_per_s"] for r in rows], "o-", label="mbrl-jax (jit + vmap)")
+    ax.plot(seeds, [r["numpy_updates_per_s"] for r in rows], "s-", color="tab:orange",
+            label="numpy, vectorised over the seeds")
     for r in rows:
-        ax.annotate(f"{r['ratio_vs_baseline']:.0f}x", (r["seeds"], r["updates_per_s"]),
+        ax.annotate(f"{r['ratio_vs_strongest']:.1f}x", (r["seeds"], r["updates_per_s"]),
                     textcoords="offset points", xytext=(0, 6), ha="center")
-    ax.axhline(result["baseline"]["updates_per_s"], color="gray", ls="--",
-               label="textbook Python/numpy baseline (1 seed)")
+    base = result["baselines"]
+    ax.axhline(base["python"]["updates_per_s"], color="tab:green", ls="--",
+               label="plain Python, O(1) draws (1 seed)")
+    ax.axhline(base["textbook"]["updates_per_s"], color="gray", ls=":",
+               label="textbook Python/numpy (1 seed)")
     ax.set(xscale="log", yscale="log", xlabel="vmapped seeds",
            ylabel="planning updates / s (all seeds)",
-           title=f"Dyna-Q planning throughput, n = {result['planning_steps']}, "
-                 f"{result['machine']['cores']} CPU cores")
-    ax.set_ylim(result["baseline"]["updates_per_s"] / 2, max(r["updates_per_s"] for r in rows) * 3)
+           title=f"Dyna-Q planning, n = {result['planning_steps']}, "
+                 f"{result['machine']['cores']} CPU cores\n(labels: x strongest baseline)")
+    low = min(base["textbook"]["updates_per_s"], *(r["numpy_updates_per_s"] for r in rows))
+    ax.set_ylim(low / 2, max(r["updates_per_s"] for r in rows) * 3)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()

@@ -27,6 +27,8 @@ def describe_machine() -> dict:
         "memory_gib": mem_gib,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        # other jobs on a shared machine skew absolute rates (ratios are taken in the same rounds)
+        "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
     }
     try:
         import jax
