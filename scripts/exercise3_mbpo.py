@@ -81,8 +81,8 @@ def run_mbpo(seeds: int, steps: int, seed: int = 0, preset: str = "cpu") -> dict
 
     def progress(chunk):
         ret = episode_returns(np.asarray(chunk.metrics["reward"]))
-        print(f"  mbpo {chunk.env_steps:>6} env steps, last episode mean return {ret[:, -1].mean():8.1f}",
-              flush=True)
+        print(f"  mbpo {chunk.env_steps:>6} env steps, last episode mean return "
+              f"{ret[:, -1].mean():8.1f}", flush=True)
 
     result = run_chunked(trainer, jax.random.split(jax.random.key(seed), seeds),
                          chunk_steps=500, on_chunk=progress)
