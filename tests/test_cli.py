@@ -79,7 +79,8 @@ def test_envs_lists_which_algorithms_accept_each_id(capsys, monkeypatch):
     assert main(["envs"]) == 0
     lines = capsys.readouterr().out.splitlines()
     table = {line.split()[0]: line.split(maxsplit=1)[1] for line in lines[1:]}
-    assert table == {"DynaMaze": "dyna-q, dyna-q+", "CartPole-v1": "-"}
+    assert table == {"DynaMaze": "dyna-q, dyna-q+, dreamer, muzero",
+                     "CartPole-v1": "dreamer, muzero"}
 
 
 def test_out_must_be_a_writable_folder(tmp_path, capsys):
@@ -100,6 +101,7 @@ def test_steps_in_scientific_notation():
     assert _positive_int("2e4") == _positive_int("20_000") == 20000
 
 
+@pytest.mark.slow  # `mbrl-jax envs` probes every id with every algorithm: about 15 s
 def test_envs_into_a_closed_pipe_exits_quietly():
     import subprocess
     import sys
@@ -119,7 +121,9 @@ def test_python_dash_m_entry_point():
     assert "train" in out.stdout and "envs" in out.stdout
 
 
-@pytest.mark.parametrize("name", list(registry()))
+@pytest.mark.parametrize("name", [  # mbpo, muzero, dreamer compile for 20 s each: slow
+    n if n in ("dyna-q", "dyna-q+", "sac") else pytest.param(n, marks=pytest.mark.slow)
+    for n in registry()])
 def test_every_registered_algorithm_trains_from_the_cli(name, tmp_path):
 
     spec = registry()[name]

@@ -72,7 +72,8 @@ def compilation_cache(tmp_path_factory, monkeypatch):
     cc.reset_cache()
 
 
-@pytest.mark.parametrize("name", list(registry()))
+@pytest.mark.parametrize("name", [  # the neural algorithms' resumes take 20-50 s each: slow
+    n if n == "dyna-q" else pytest.param(n, marks=pytest.mark.slow) for n in registry()])
 def test_resume_is_exact_for_every_algorithm(name, tmp_path, compilation_cache):
     """2N steps in one go == N steps (--stop-at), saved, then a new process continuing to 2N."""
     spec = registry()[name]

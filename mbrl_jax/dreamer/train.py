@@ -135,7 +135,7 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
         carry, update_metrics = jax.lax.scan(update_step, carry, None,
                                              length=c.updates_per_iteration)
         ready = carry.steps >= c.prefill_steps
-        losses = {k: jnp.broadcast_to(jnp.where(ready, v.mean(), jnp.nan),
+        losses = {k: jnp.broadcast_to(jnp.where(ready, v.mean(), 0.0),
                                       (c.env_steps_per_iteration,))
                   for k, v in update_metrics.items()}
         return carry, {**env_metrics, **losses}
@@ -175,7 +175,7 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
 def make_train(config: DreamerConfig, env, env_params):
     """`train(key) -> (DreamerState, metrics)`: the whole run as one `lax.scan`. metrics:
     "reward", "done", "terminated" `[total_steps, num_envs]`; losses `[total_steps]` (the mean of
-    the iteration's updates, NaN before updates begin)."""
+    the iteration's updates, 0 before updates begin: the prefill)."""
     return make_train_fn(make_trainer(config, env, env_params))
 
 

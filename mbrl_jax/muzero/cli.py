@@ -10,7 +10,7 @@ def _add(parser: argparse.ArgumentParser) -> None:
                         help="pUCT with Dirichlet noise, or Gumbel MuZero's root search")
     parser.add_argument("--simulations", type=int, default=16, help="search simulations per step")
     parser.add_argument("--num-envs", type=int, default=8,
-                        help="parallel self-play envs per seed (--steps counts all of them)")
+                        help="parallel self-play envs per seed (--steps counts each env's steps)")
     parser.add_argument("--rollout-length", type=int, default=16,
                         help="env steps per env between update phases")
     parser.add_argument("--updates", type=int, default=8, help="gradient updates per iteration")
@@ -28,7 +28,7 @@ def _build(args, env, env_params):
     from mbrl_jax.muzero.train import make_trainer
 
     config = MuZeroConfig(
-        total_steps=max(1, args.steps // args.num_envs), num_envs=args.num_envs,
+        total_steps=args.steps, num_envs=args.num_envs,
         rollout_length=args.rollout_length, updates_per_iteration=args.updates,
         batch_size=args.batch_size, num_simulations=args.simulations, search=args.search,
         unroll_steps=args.unroll, td_steps=args.td_steps, discount=args.discount,
@@ -44,7 +44,7 @@ def _label(args) -> str:
 SPECS = (
     AlgorithmSpec("muzero", "MuZero / Gumbel MuZero: learned model, batched tree search",
                   _add, _build, default_env="CartPole-v1", default_steps=50_000, label=_label,
-                  test_args=("--env", "Catch-bsuite", "--steps", "64", "--num-envs", "2",
+                  test_args=("--env", "Catch-bsuite", "--steps", "32", "--num-envs", "2",
                              "--simulations", "4", "--updates", "1", "--batch-size", "8",
                              "--hidden", "8", "--unroll", "2", "--td-steps", "3")),
 )
