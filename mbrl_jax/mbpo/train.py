@@ -26,7 +26,6 @@ from flax import struct
 
 from mbrl_jax.core import aged_buffer, buffer
 from mbrl_jax.core.errors import ConfigError
-from mbrl_jax.core.evaluation import evaluate_policy
 from mbrl_jax.core.loop import Trainer, make_train_fn
 from mbrl_jax.core.types import Transition
 from mbrl_jax.mbpo.config import MBPOConfig
@@ -38,6 +37,7 @@ from mbrl_jax.mbpo.rollouts import (
 )
 from mbrl_jax.models import EnsembleState, make_ensemble
 from mbrl_jax.sac import SACHParams, SACState, action_bounds, make_agent
+from mbrl_jax.sac.train import make_evaluate
 
 UPDATE_METRICS = ("critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q")
 
@@ -175,20 +175,7 @@ def make_trainer(config: MBPOConfig, env, env_params) -> Trainer:
             metrics = jax.tree.map(lambda x: x[0], metrics)
         return carry, metrics
 
-    evaluate = None
-    if config.eval_episodes > 0:
-        max_steps = int(env_params.max_steps_in_episode)
-
-        def evaluate(carry: MBPOCarry, hparams: SACHParams, key: jax.Array):
-            del hparams
-
-            def policy(obs, k):
-                return agent.act(carry.agent, obs.reshape(obs_dim).astype(jnp.float32), k,
-                                 deterministic=True).reshape(low.shape)
-
-            result = evaluate_policy(env, env_params, policy, key, config.eval_episodes,
-                                     max_steps)
-            return {"return": result.return_, "length": result.length}
+    evaluate = make_evaluate(agent, env, env_params, config.eval_episodes)
 
     return Trainer(init=init, step=step,
                    result=lambda carry: MBPOState(agent=carry.agent, model=carry.model),

@@ -57,6 +57,28 @@ def action_bounds(env, env_params) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
+def make_evaluate(agent, env, env_params, episodes: int):
+    """`Trainer.evaluate` for any carry with an `agent: SACState` field (SAC's, MBPO's): the
+    deterministic policy on `episodes` fresh envs for the env's time limit; None when 0."""
+    if episodes <= 0:
+        return None
+    max_steps = int(env_params.max_steps_in_episode)
+    obs_dim = int(np.prod(env.observation_space(env_params).shape))
+    action_shape = action_bounds(env, env_params)[0].shape
+
+    def evaluate(carry, hparams, key: jax.Array):
+        del hparams
+
+        def policy(obs, k):
+            return agent.act(carry.agent, obs.reshape(obs_dim).astype(jnp.float32), k,
+                             deterministic=True).reshape(action_shape)
+
+        result = evaluate_policy(env, env_params, policy, key, episodes, max_steps)
+        return {"return": result.return_, "length": result.length}
+
+    return evaluate
+
+
 def make_trainer(config: SACConfig, env, env_params) -> Trainer:
     """Build (but do not trace) a SAC run. Validates config and env first (ConfigError)."""
     config.validate()
@@ -122,20 +144,7 @@ def make_trainer(config: SACConfig, env, env_params) -> Trainer:
         return jax.lax.scan(lambda c, _: one_env_step(c, hparams), carry, None,
                             length=config.env_steps_per_iteration)
 
-    evaluate = None
-    if config.eval_episodes > 0:
-        max_steps = int(env_params.max_steps_in_episode)
-
-        def evaluate(carry: SACCarry, hparams: SACHParams, key: jax.Array):
-            del hparams
-
-            def policy(obs, k):
-                return agent.act(carry.agent, obs.reshape(obs_dim).astype(jnp.float32), k,
-                                 deterministic=True).reshape(low.shape)
-
-            result = evaluate_policy(env, env_params, policy, key, config.eval_episodes,
-                                     max_steps)
-            return {"return": result.return_, "length": result.length}
+    evaluate = make_evaluate(agent, env, env_params, config.eval_episodes)
 
     return Trainer(init=init, step=step, result=lambda carry: carry.agent,
                    num_iterations=config.num_iterations, default_hparams=config.hparams(),
