@@ -23,7 +23,10 @@ def _blocks():
 
 @pytest.mark.parametrize("code", list(_blocks()))
 def test_readme_python_block_runs(code):
-    exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})
+    try:
+        exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})
+    except Exception as err:  # noqa: BLE001 - any error means the block does not run as written
+        pytest.fail(f"README block does not run as written: {type(err).__name__}: {err}")
 
 
 def test_readme_has_python_blocks():

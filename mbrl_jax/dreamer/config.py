@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from mbrl_jax.core.errors import ConfigError
+from mbrl_jax.core.validation import check_int as _check_int
 
 ACTOR_GRADS = ("reinforce", "dynamics")
 
@@ -158,12 +159,6 @@ class DreamerConfig:
                                                        f"{self.actor_grad_continuous!r}")
         return self
 
-
-def _check_int(field, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(field, f"must be an integer, got {value!r}")
-    if value < minimum:
-        raise ConfigError(field, f"must be >= {minimum}, got {value}")
 
 
 def _check_float(field, value, low, high, low_open=False, high_open=False):

@@ -8,17 +8,12 @@ import dataclasses
 import numpy as np
 
 from mbrl_jax.core.errors import ConfigError
+from mbrl_jax.core.validation import check_int as _check_int
 from mbrl_jax.models import EnsembleConfig
 from mbrl_jax.sac.config import SACConfig
 
 TERMINATIONS = ("env", "learned", "none")
 
-
-def _check_int(field, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(field, f"must be an integer, got {value!r}")
-    if value < minimum:
-        raise ConfigError(field, f"must be >= {minimum}, got {value}; use a value >= {minimum}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,7 @@ import numpy as np
 from flax import struct
 
 from mbrl_jax.core.errors import ConfigError
+from mbrl_jax.core.validation import check_int as _check_int
 
 SEARCHES = ("muzero", "gumbel")
 
@@ -124,9 +125,3 @@ class MuZeroConfig:
                               f"{self.dirichlet_fraction}")
         return self
 
-
-def _check_int(field, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(field, f"must be an integer, got {value!r}")
-    if value < minimum:
-        raise ConfigError(field, f"must be >= {minimum}, got {value}; use a value >= {minimum}")

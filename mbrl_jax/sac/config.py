@@ -7,6 +7,7 @@ import numpy as np
 from flax import struct
 
 from mbrl_jax.core.errors import ConfigError
+from mbrl_jax.core.validation import check_int as _check_int
 
 
 @struct.dataclass
@@ -43,12 +44,6 @@ def _check_range(field, value, low, high, low_open=False):
         raise ConfigError(field, f"must be in {lo}{low}, {high}], got {value}; "
                                  f"set {field} in that range")
 
-
-def _check_int(field, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(field, f"must be an integer, got {value!r}")
-    if value < minimum:
-        raise ConfigError(field, f"must be >= {minimum}, got {value}; use a value >= {minimum}")
 
 
 @dataclasses.dataclass(frozen=True)
