@@ -1,6 +1,35 @@
+import os
+import shutil
+import tempfile
+
 import jax
 import numpy as np
 import pytest
+
+_CACHE_ENV = "MBRL_JAX_TEST_COMPILATION_CACHE"
+
+
+def pytest_configure(config):
+    """One persistent XLA compilation cache for the whole test session, shared by the xdist
+    workers and by the CLI subprocesses the tests start (through JAX_COMPILATION_CACHE_DIR).
+    Many tests build the same small trainers and CLI runs; the cache makes each distinct program
+    compile once per session instead of once per test and per process. Jit tracing is unchanged,
+    so the tests that count traces still see every trace. The folder is fresh for each session
+    (the controller creates it, workers inherit it) and removed at the end: timings stay cold-start
+    like CI's."""
+    path = os.environ.get(_CACHE_ENV)
+    if path is None:
+        path = tempfile.mkdtemp(prefix="mbrl-jax-test-xla-cache-")
+        os.environ[_CACHE_ENV] = path
+        config._mbrl_jax_cache_owner = path
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = path
+    jax.config.update("jax_compilation_cache_dir", path)
+
+
+def pytest_unconfigure(config):
+    path = getattr(config, "_mbrl_jax_cache_owner", None)
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def tree_equal(a, b) -> bool:

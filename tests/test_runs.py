@@ -56,26 +56,12 @@ def _jsonl(path: Path):
             for x in path.read_text().splitlines()]
 
 
-@pytest.fixture
-def compilation_cache(tmp_path_factory, monkeypatch):
-    """A persistent compilation cache shared by this test's runs and its subprocess: the chunk
-    program does not depend on the run length, so the three runs compile it once."""
-    from jax.experimental.compilation_cache import compilation_cache as cc
-
-    path = str(tmp_path_factory.getbasetemp() / "jax-cache")
-    old = jax.config.jax_compilation_cache_dir
-    jax.config.update("jax_compilation_cache_dir", path)
-    cc.reset_cache()
-    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", path)
-    yield
-    jax.config.update("jax_compilation_cache_dir", old)
-    cc.reset_cache()
-
-
 @pytest.mark.parametrize("name", [  # the neural algorithms' resumes take 20-50 s each: slow
     n if n == "dyna-q" else pytest.param(n, marks=pytest.mark.slow) for n in registry()])
-def test_resume_is_exact_for_every_algorithm(name, tmp_path, compilation_cache):
-    """2N steps in one go == N steps (--stop-at), saved, then a new process continuing to 2N."""
+def test_resume_is_exact_for_every_algorithm(name, tmp_path):
+    """2N steps in one go == N steps (--stop-at), saved, then a new process continuing to 2N.
+    The chunk program does not depend on the run length, so with the session's compilation cache
+    (conftest.py) the three runs compile it once."""
     spec = registry()[name]
     trainer, _ = _trainer_for(["train", name, *spec.test_args])
     per_iter = trainer.env_steps_per_iteration
