@@ -7,6 +7,7 @@ Learned Model" (pUCT, Appendix B); Danihelka et al. 2022, "Policy improvement by
 Gumbel" (sequential halving at the root, deterministic interior selection, completed Q-values).
 """
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -38,11 +39,69 @@ class NodeView(NamedTuple):
         return self.rewards + self.discounts * self.values
 
 
+# Reductions over the action axis. For up to UNROLL actions they are written out as elementwise
+# ops on the A columns, so XLA fuses a whole selection step into a few loop kernels (on CPU each
+# `reduce` is its own kernel, launched once per tree level and simulation); above that, jnp's.
+UNROLL = 16
+
+
+def _columns(x: jax.Array) -> list:
+    return [x[..., a] for a in range(x.shape[-1])]
+
+
+def row_max(x: jax.Array) -> jax.Array:
+    """[B, A] -> [B, 1] max over actions."""
+    if x.shape[-1] > UNROLL:
+        return jnp.max(x, axis=-1, keepdims=True)
+    return functools.reduce(jnp.maximum, _columns(x))[..., None]
+
+
+def row_min(x: jax.Array) -> jax.Array:
+    """[B, A] -> [B, 1] min over actions."""
+    if x.shape[-1] > UNROLL:
+        return jnp.min(x, axis=-1, keepdims=True)
+    return functools.reduce(jnp.minimum, _columns(x))[..., None]
+
+
+def row_sum(x: jax.Array) -> jax.Array:
+    """[B, A] -> [B, 1] sum over actions (left to right)."""
+    if x.shape[-1] > UNROLL:
+        return jnp.sum(x, axis=-1, keepdims=True)
+    return functools.reduce(jnp.add, _columns(x))[..., None]
+
+
+def row_argmax(x: jax.Array) -> jax.Array:
+    """[B, A] -> [B] int32 argmax over actions; ties -> lowest index."""
+    if x.shape[-1] > UNROLL:
+        return jnp.argmax(x, axis=-1).astype(jnp.int32)
+    best, index = x[..., 0], jnp.zeros(x.shape[:-1], jnp.int32)
+    for a, column in enumerate(_columns(x)[1:], start=1):
+        better = column > best
+        best, index = jnp.where(better, column, best), jnp.where(better, a, index)
+    return index
+
+
+def pick(x: jax.Array, action: jax.Array) -> jax.Array:
+    """[B, A], [B] int -> [B] x[b, action[b]]."""
+    if x.shape[-1] > UNROLL:
+        return jnp.take_along_axis(x, action[:, None], axis=-1)[:, 0]
+    out = x[..., 0]
+    for a, column in enumerate(_columns(x)[1:], start=1):
+        out = jnp.where(action == a, column, out)
+    return out
+
+
+def softmax(logits: jax.Array) -> jax.Array:
+    """[B, A] softmax over actions (as `jax.nn.softmax`)."""
+    e = jnp.exp(logits - row_max(logits))
+    return e / row_sum(e)
+
+
 def masked_argmax(scores: jax.Array, invalid: jax.Array | None) -> jax.Array:
     """[B] argmax over the last axis, never an `invalid` (nonzero) entry; ties -> lowest index."""
     if invalid is not None:
         scores = jnp.where(invalid, -jnp.inf, scores)
-    return jnp.argmax(scores, axis=-1).astype(jnp.int32)
+    return row_argmax(scores)
 
 
 def q_by_parent_and_siblings(view: NodeView, epsilon: float = 1e-8) -> jax.Array:
@@ -52,8 +111,8 @@ def q_by_parent_and_siblings(view: NodeView, epsilon: float = 1e-8) -> jax.Array
     visited = view.visits > 0
     node_value = view.node_value[:, None]
     safe_q = jnp.where(visited, q, node_value)
-    lo = jnp.minimum(node_value, jnp.min(safe_q, axis=-1, keepdims=True))
-    hi = jnp.maximum(node_value, jnp.max(safe_q, axis=-1, keepdims=True))
+    lo = jnp.minimum(node_value, row_min(safe_q))
+    hi = jnp.maximum(node_value, row_max(safe_q))
     return (jnp.where(visited, q, lo) - lo) / jnp.maximum(hi - lo, epsilon)
 
 
@@ -71,7 +130,7 @@ def puct_scores(view: NodeView, q_score: jax.Array, c1: float, c2: float) -> jax
     """[B, A] pUCT: Q_norm + P * sqrt(N) / (1 + n) * (c1 + log((N + c2 + 1) / c2))."""
     node_visits = view.node_visits[:, None]
     pb_c = c1 + jnp.log((node_visits + c2 + 1.0) / c2)
-    prior = jax.nn.softmax(view.prior_logits)
+    prior = softmax(view.prior_logits)
     return q_score + jnp.sqrt(node_visits) * pb_c * prior / (view.visits + 1)
 
 
@@ -82,33 +141,32 @@ def completed_q(view: NodeView, value_scale: float = 0.1, maxvisit_init: float =
     value averaged with the prior-weighted Q of visited actions (Danihelka et al. 2022, eq. 33)."""
     q = view.qvalues
     visited = view.visits > 0
-    prior = jnp.maximum(jnp.finfo(q.dtype).tiny, jax.nn.softmax(view.prior_logits))
-    total = jnp.sum(view.visits, axis=-1)
-    prior_visited = jnp.sum(jnp.where(visited, prior, 0.0), axis=-1, keepdims=True)
-    weighted_q = jnp.sum(
-        jnp.where(visited, prior * q / jnp.where(visited, prior_visited, 1.0), 0.0), axis=-1)
-    mixed = (view.raw_value + total * weighted_q) / (total + 1)
-    completed = jnp.where(visited, q, mixed[:, None])
-    lo = jnp.min(completed, axis=-1, keepdims=True)
-    hi = jnp.max(completed, axis=-1, keepdims=True)
+    prior = jnp.maximum(jnp.finfo(q.dtype).tiny, softmax(view.prior_logits))
+    total = row_sum(view.visits)
+    prior_visited = row_sum(jnp.where(visited, prior, 0.0))
+    weighted_q = row_sum(
+        jnp.where(visited, prior * q / jnp.where(visited, prior_visited, 1.0), 0.0))
+    mixed = (view.raw_value[:, None] + total * weighted_q) / (total + 1)
+    completed = jnp.where(visited, q, mixed)
+    lo, hi = row_min(completed), row_max(completed)
     completed = (completed - lo) / jnp.maximum(hi - lo, epsilon)
-    scale = maxvisit_init + jnp.max(view.visits, axis=-1, keepdims=True)
+    scale = maxvisit_init + row_max(view.visits)
     return scale * value_scale * completed
 
 
 def gumbel_interior_action(view: NodeView, qvalues: jax.Array) -> jax.Array:
     """[B] deterministic interior choice: argmax of pi' - n / (1 + sum n), pi' = softmax(logits+q)
     (the visit counts track the improved policy pi')."""
-    probs = jax.nn.softmax(view.prior_logits + qvalues)
-    total = jnp.sum(view.visits, axis=-1, keepdims=True)
-    return jnp.argmax(probs - view.visits / (1 + total), axis=-1).astype(jnp.int32)
+    probs = softmax(view.prior_logits + qvalues)
+    total = row_sum(view.visits)
+    return row_argmax(probs - view.visits / (1 + total))
 
 
 def considered_scores(considered_visit: jax.Array, gumbel: jax.Array, logits: jax.Array,
                       qvalues: jax.Array, visits: jax.Array) -> jax.Array:
     """[B, A] g + logits + q for actions still in the sequential-halving race (visited exactly
     `considered_visit` times), -inf for the others."""
-    logits = logits - jnp.max(logits, axis=-1, keepdims=True)
+    logits = logits - row_max(logits)
     penalty = jnp.where(visits == considered_visit, 0.0, -jnp.inf)
     return jnp.maximum(-1e9, gumbel + logits + qvalues) + penalty
 
