@@ -128,7 +128,6 @@ def _backup(data, path, stats: SearchStats, levels, num_levels, new_node, leaf: 
     width = path.shape[-1] - 2
     num_actions = (width - 5) // 6
     dtype = data.dtype
-    flat = data.reshape(-1)
     base = jnp.arange(batch) * num_nodes
     node_cols = jnp.array([tree_lib.node_col(num_actions, tree_lib.NODE_VISITS),
                            tree_lib.node_col(num_actions, tree_lib.NODE_VALUE)])
@@ -136,7 +135,7 @@ def _backup(data, path, stats: SearchStats, levels, num_levels, new_node, leaf: 
                                          tree_lib.REWARDS, tree_lib.DISCOUNTS])
 
     def body(i, c):
-        flat, q_min, q_max, value, child_value = c
+        data, q_min, q_max, value, child_value = c
         k = num_levels - 1 - i
         entry = jax.lax.dynamic_index_in_dim(path, k, axis=0, keepdims=False)
         row, node, action = entry[:, :width], entry[:, width], entry[:, width + 1]
@@ -153,19 +152,19 @@ def _backup(data, path, stats: SearchStats, levels, num_levels, new_node, leaf: 
         child_visits = sel.pick(view.visits, action).astype(dtype) + 1
         updates = jnp.stack([count + 1, parent_value, child_visits, child_value,
                              index.astype(dtype), reward, discount], axis=-1)
-        start = (base + node) * width
         cols = jnp.concatenate([jnp.broadcast_to(node_cols, (batch, 2)),
                                 edge_cols + action[:, None]], axis=-1)
-        target = jnp.where(active[:, None], start[:, None] + cols, flat.shape[0])
-        flat = flat.at[target].set(updates, mode="drop")
+        target = jnp.where(active, base + node, data.shape[0])  # out of bounds: dropped
+        data = data.at[jnp.broadcast_to(target[:, None], cols.shape), cols].set(
+            updates, mode="drop")
         q = reward + discount * child_value
         q_min = jnp.where(active, jnp.minimum(q_min, q), q_min)
         q_max = jnp.where(active, jnp.maximum(q_max, q), q_max)
-        return flat, q_min, q_max, value, jnp.where(active, parent_value, child_value)
+        return data, q_min, q_max, value, jnp.where(active, parent_value, child_value)
 
-    flat, q_min, q_max, _, _ = jax.lax.fori_loop(
-        0, num_levels, body, (flat, stats.q_min, stats.q_max, leaf.value, leaf.value))
-    return flat.reshape(data.shape), stats._replace(q_min=q_min, q_max=q_max)
+    data, q_min, q_max, _, _ = jax.lax.fori_loop(
+        0, num_levels, body, (data, stats.q_min, stats.q_max, leaf.value, leaf.value))
+    return data, stats._replace(q_min=q_min, q_max=q_max)
 
 
 def search(params, key: jax.Array, root: RootFnOutput, recurrent_fn: RecurrentFn,
@@ -215,15 +214,15 @@ def search(params, key: jax.Array, root: RootFnOutput, recurrent_fn: RecurrentFn
             visits = old_row[:, tree_lib.node_col(num_actions, tree_lib.NODE_VISITS)] + 1
         row = tree_lib.node_row(old, out.prior_logits,
                                 (visits, out.value, out.value, parent, action))
+        # The backup rewrites only nodes on the path, never `new`: its row is written after.
+        data, stats = _backup(data, path, stats, levels, num_levels, new, out, num_nodes)
+        data = data.at[rows * num_nodes + new].set(row)  # a row scatter keeps [B * N, F] in place
         if always_new:
             write = lambda x, v: jax.lax.dynamic_update_index_in_dim(  # noqa: E731
                 x, v.astype(x.dtype), sim + 1, axis=1)
-            data = write(data.reshape(batch, num_nodes, -1), row).reshape(data.shape)
         else:
             write = lambda x, v: x.at[rows, new].set(v.astype(x.dtype))  # noqa: E731
-            data = data.at[rows * num_nodes + new].set(row)
         embeddings = jax.tree.map(write, embeddings, embedding)
-        data, stats = _backup(data, path, stats, levels, num_levels, new, out, num_nodes)
         return (data, embeddings, stats, path), None
 
     sims = (jnp.arange(num_simulations, dtype=jnp.int32), jax.random.split(key, num_simulations))
@@ -332,8 +331,8 @@ def gumbel_muzero_policy(params, key: jax.Array, root: RootFnOutput, recurrent_f
         invalid = tree.root_invalid_actions
         num_valid = jnp.sum(1 - invalid, axis=-1).astype(jnp.int32)
         considered = jnp.minimum(max_num_considered_actions, num_valid)
-        sim = sel.row_sum(view.visits)[:, 0]
-        visit = table[considered, sim][:, None]
+        sim = sel.row_sum(view.visits)
+        visit = table[considered, sim]
         score = sel.considered_scores(visit, gumbel, view.prior_logits, q_fn(view),
                                       view.visits)
         return sel.masked_argmax(score, invalid)
@@ -343,7 +342,7 @@ def gumbel_muzero_policy(params, key: jax.Array, root: RootFnOutput, recurrent_f
                   invalid_actions=invalid_actions, max_depth=max_depth)
     view = tree.view(0)
     q = q_fn(view)
-    most = jnp.max(view.visits, axis=-1, keepdims=True)
+    most = sel.row_max(view.visits)
     score = sel.considered_scores(most, gumbel, root.prior_logits, q, view.visits)
     action = sel.masked_argmax(score, invalid_actions)
     weights = jax.nn.softmax(_mask_logits(root.prior_logits + q, invalid_actions))

@@ -39,40 +39,51 @@ class NodeView(NamedTuple):
         return self.rewards + self.discounts * self.values
 
 
-# Reductions over the action axis. For up to UNROLL actions they are written out as elementwise
-# ops on the A columns, so XLA fuses a whole selection step into a few loop kernels (on CPU each
-# `reduce` is its own kernel, launched once per tree level and simulation); above that, jnp's.
+# Per-action arithmetic. For up to UNROLL actions it is written out on the A columns ([B] each)
+# and reductions are chains of elementwise ops, never broadcasting a per-node [B] value back to
+# [B, A]: XLA's CPU backend then fuses a whole selection step into one or two loop kernels
+# (a `reduce` is a kernel of its own, and an expensive op - exp, log, divide - is not fused into
+# a broadcasting consumer). Each step runs once per tree level and simulation. Above UNROLL
+# actions, jnp's reductions and broadcasting.
 UNROLL = 16
+
+
+def _small(x: jax.Array) -> bool:
+    return x.shape[-1] <= UNROLL
 
 
 def _columns(x: jax.Array) -> list:
     return [x[..., a] for a in range(x.shape[-1])]
 
 
+def per_action(fn, *args) -> jax.Array:
+    """[B, A] fn applied elementwise to [B, A] arguments and [B] (or scalar) ones, the latter
+    standing for the same value for every action."""
+    num_actions = next(x.shape[-1] for x in args if jnp.ndim(x) == 2)
+    if num_actions > UNROLL:
+        return fn(*(x[:, None] if jnp.ndim(x) == 1 else x for x in args))
+    column = lambda x, a: x[:, a] if jnp.ndim(x) == 2 else x  # noqa: E731
+    return jnp.stack([fn(*(column(x, a) for x in args)) for a in range(num_actions)], axis=-1)
+
+
 def row_max(x: jax.Array) -> jax.Array:
-    """[B, A] -> [B, 1] max over actions."""
-    if x.shape[-1] > UNROLL:
-        return jnp.max(x, axis=-1, keepdims=True)
-    return functools.reduce(jnp.maximum, _columns(x))[..., None]
+    """[B, A] -> [B] max over actions."""
+    return functools.reduce(jnp.maximum, _columns(x)) if _small(x) else jnp.max(x, axis=-1)
 
 
 def row_min(x: jax.Array) -> jax.Array:
-    """[B, A] -> [B, 1] min over actions."""
-    if x.shape[-1] > UNROLL:
-        return jnp.min(x, axis=-1, keepdims=True)
-    return functools.reduce(jnp.minimum, _columns(x))[..., None]
+    """[B, A] -> [B] min over actions."""
+    return functools.reduce(jnp.minimum, _columns(x)) if _small(x) else jnp.min(x, axis=-1)
 
 
 def row_sum(x: jax.Array) -> jax.Array:
-    """[B, A] -> [B, 1] sum over actions (left to right)."""
-    if x.shape[-1] > UNROLL:
-        return jnp.sum(x, axis=-1, keepdims=True)
-    return functools.reduce(jnp.add, _columns(x))[..., None]
+    """[B, A] -> [B] sum over actions (left to right)."""
+    return functools.reduce(jnp.add, _columns(x)) if _small(x) else jnp.sum(x, axis=-1)
 
 
 def row_argmax(x: jax.Array) -> jax.Array:
     """[B, A] -> [B] int32 argmax over actions; ties -> lowest index."""
-    if x.shape[-1] > UNROLL:
+    if not _small(x):
         return jnp.argmax(x, axis=-1).astype(jnp.int32)
     best, index = x[..., 0], jnp.zeros(x.shape[:-1], jnp.int32)
     for a, column in enumerate(_columns(x)[1:], start=1):
@@ -83,7 +94,7 @@ def row_argmax(x: jax.Array) -> jax.Array:
 
 def pick(x: jax.Array, action: jax.Array) -> jax.Array:
     """[B, A], [B] int -> [B] x[b, action[b]]."""
-    if x.shape[-1] > UNROLL:
+    if not _small(x):
         return jnp.take_along_axis(x, action[:, None], axis=-1)[:, 0]
     out = x[..., 0]
     for a, column in enumerate(_columns(x)[1:], start=1):
@@ -93,8 +104,8 @@ def pick(x: jax.Array, action: jax.Array) -> jax.Array:
 
 def softmax(logits: jax.Array) -> jax.Array:
     """[B, A] softmax over actions (as `jax.nn.softmax`)."""
-    e = jnp.exp(logits - row_max(logits))
-    return e / row_sum(e)
+    e = per_action(lambda x, m: jnp.exp(x - m), logits, row_max(logits))
+    return per_action(jnp.divide, e, row_sum(e))
 
 
 def masked_argmax(scores: jax.Array, invalid: jax.Array | None) -> jax.Array:
@@ -109,29 +120,31 @@ def q_by_parent_and_siblings(view: NodeView, epsilon: float = 1e-8) -> jax.Array
     unvisited children get the minimum (0 after normalisation). The default of mctx."""
     q = view.qvalues
     visited = view.visits > 0
-    node_value = view.node_value[:, None]
-    safe_q = jnp.where(visited, q, node_value)
-    lo = jnp.minimum(node_value, row_min(safe_q))
-    hi = jnp.maximum(node_value, row_max(safe_q))
-    return (jnp.where(visited, q, lo) - lo) / jnp.maximum(hi - lo, epsilon)
+    safe_q = per_action(jnp.where, visited, q, view.node_value)
+    lo = jnp.minimum(view.node_value, row_min(safe_q))
+    scale = jnp.maximum(jnp.maximum(view.node_value, row_max(safe_q)) - lo, epsilon)
+    return per_action(lambda v, q, lo, s: (jnp.where(v, q, lo) - lo) / s, visited, q, lo, scale)
 
 
 def q_by_tree(view: NodeView, tree_min: jax.Array, tree_max: jax.Array) -> jax.Array:
     """[B, A] Q min-max normalised over every Q backed up in the whole tree so far (the paper's
     MinMaxStats): `(q - min) / (max - min)` once max > min, the raw q before that; 0 for
-    unvisited children."""
-    q = view.qvalues
-    lo, hi = tree_min[:, None], tree_max[:, None]
-    normalised = jnp.where(hi > lo, (q - lo) / jnp.where(hi > lo, hi - lo, 1.0), q)
-    return jnp.where(view.visits > 0, normalised, 0.0)
+    unvisited children. tree_min, tree_max: [B]."""
+    spread = tree_max > tree_min
+    width = jnp.where(spread, tree_max - tree_min, 1.0)
+
+    def one(v, q):
+        return jnp.where(v > 0, jnp.where(spread, (q - tree_min) / width, q), 0.0)
+
+    return per_action(one, view.visits, view.qvalues)
 
 
 def puct_scores(view: NodeView, q_score: jax.Array, c1: float, c2: float) -> jax.Array:
     """[B, A] pUCT: Q_norm + P * sqrt(N) / (1 + n) * (c1 + log((N + c2 + 1) / c2))."""
-    node_visits = view.node_visits[:, None]
-    pb_c = c1 + jnp.log((node_visits + c2 + 1.0) / c2)
+    pb_c = c1 + jnp.log((view.node_visits + c2 + 1.0) / c2)
+    explore = jnp.sqrt(view.node_visits) * pb_c
     prior = softmax(view.prior_logits)
-    return q_score + jnp.sqrt(node_visits) * pb_c * prior / (view.visits + 1)
+    return per_action(lambda q, p, n: q + explore * p / (n + 1), q_score, prior, view.visits)
 
 
 def completed_q(view: NodeView, value_scale: float = 0.1, maxvisit_init: float = 50.0,
@@ -143,15 +156,15 @@ def completed_q(view: NodeView, value_scale: float = 0.1, maxvisit_init: float =
     visited = view.visits > 0
     prior = jnp.maximum(jnp.finfo(q.dtype).tiny, softmax(view.prior_logits))
     total = row_sum(view.visits)
-    prior_visited = row_sum(jnp.where(visited, prior, 0.0))
-    weighted_q = row_sum(
-        jnp.where(visited, prior * q / jnp.where(visited, prior_visited, 1.0), 0.0))
-    mixed = (view.raw_value[:, None] + total * weighted_q) / (total + 1)
-    completed = jnp.where(visited, q, mixed)
-    lo, hi = row_min(completed), row_max(completed)
-    completed = (completed - lo) / jnp.maximum(hi - lo, epsilon)
-    scale = maxvisit_init + row_max(view.visits)
-    return scale * value_scale * completed
+    prior_visited = jnp.where(visited, prior, 0.0)
+    safe_sum = per_action(jnp.where, visited, row_sum(prior_visited), 1.0)
+    weighted_q = row_sum(jnp.where(visited, prior * q / safe_sum, 0.0))
+    mixed = (view.raw_value + total * weighted_q) / (total + 1)
+    completed = per_action(jnp.where, visited, q, mixed)
+    lo = row_min(completed)
+    scale = jnp.maximum(row_max(completed) - lo, epsilon)
+    factor = (maxvisit_init + row_max(view.visits)) * value_scale
+    return per_action(lambda c, lo, s, f: f * ((c - lo) / s), completed, lo, scale, factor)
 
 
 def gumbel_interior_action(view: NodeView, qvalues: jax.Array) -> jax.Array:
@@ -159,15 +172,15 @@ def gumbel_interior_action(view: NodeView, qvalues: jax.Array) -> jax.Array:
     (the visit counts track the improved policy pi')."""
     probs = softmax(view.prior_logits + qvalues)
     total = row_sum(view.visits)
-    return row_argmax(probs - view.visits / (1 + total))
+    return row_argmax(per_action(lambda p, n, t: p - n / (1 + t), probs, view.visits, total))
 
 
 def considered_scores(considered_visit: jax.Array, gumbel: jax.Array, logits: jax.Array,
                       qvalues: jax.Array, visits: jax.Array) -> jax.Array:
     """[B, A] g + logits + q for actions still in the sequential-halving race (visited exactly
-    `considered_visit` times), -inf for the others."""
-    logits = logits - row_max(logits)
-    penalty = jnp.where(visits == considered_visit, 0.0, -jnp.inf)
+    `considered_visit` [B] times), -inf for the others."""
+    logits = per_action(jnp.subtract, logits, row_max(logits))
+    penalty = per_action(lambda n, c: jnp.where(n == c, 0.0, -jnp.inf), visits, considered_visit)
     return jnp.maximum(-1e9, gumbel + logits + qvalues) + penalty
 
 
@@ -193,13 +206,21 @@ def considered_visits_table(max_considered: int, num_simulations: int) -> tuple:
 
 
 __all__ = [
+    "UNROLL",
     "NodeView",
     "completed_q",
     "considered_scores",
     "considered_visits_table",
     "gumbel_interior_action",
     "masked_argmax",
+    "per_action",
+    "pick",
     "puct_scores",
     "q_by_parent_and_siblings",
     "q_by_tree",
+    "row_argmax",
+    "row_max",
+    "row_min",
+    "row_sum",
+    "softmax",
 ]
