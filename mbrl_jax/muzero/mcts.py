@@ -135,7 +135,8 @@ def _backup(data, path, stats: SearchStats, levels, num_levels, new_node, leaf: 
                                          tree_lib.REWARDS, tree_lib.DISCOUNTS])
 
     def body(i, c):
-        data, q_min, q_max, value, child_value = c
+        data, carry = c  # [B, 4]: q_min, q_max, value, child value (one kernel updates them)
+        q_min, q_max, value, child_value = (carry[:, j] for j in range(4))
         k = num_levels - 1 - i
         entry = jax.lax.dynamic_index_in_dim(path, k, axis=0, keepdims=False)
         row, node, action = entry[:, :width], entry[:, width], entry[:, width + 1]
@@ -160,11 +161,13 @@ def _backup(data, path, stats: SearchStats, levels, num_levels, new_node, leaf: 
         q = reward + discount * child_value
         q_min = jnp.where(active, jnp.minimum(q_min, q), q_min)
         q_max = jnp.where(active, jnp.maximum(q_max, q), q_max)
-        return data, q_min, q_max, value, jnp.where(active, parent_value, child_value)
+        child_value = jnp.where(active, parent_value, child_value)
+        return data, jnp.stack([q_min, q_max, value, child_value], axis=-1)
 
-    data, q_min, q_max, _, _ = jax.lax.fori_loop(
-        0, num_levels, body, (data, stats.q_min, stats.q_max, leaf.value, leaf.value))
-    return data, stats._replace(q_min=q_min, q_max=q_max)
+    carry = jnp.stack([stats.q_min, stats.q_max, leaf.value.astype(dtype),
+                       leaf.value.astype(dtype)], axis=-1)
+    data, carry = jax.lax.fori_loop(0, num_levels, body, (data, carry))
+    return data, stats._replace(q_min=carry[:, 0], q_max=carry[:, 1])
 
 
 def search(params, key: jax.Array, root: RootFnOutput, recurrent_fn: RecurrentFn,
