@@ -92,31 +92,32 @@ class Tree:
         return SearchSummary(counts, probs, root.node_value, root.qvalues)
 
 
-def node_row(children: jax.Array, prior_logits: jax.Array, node: tuple) -> jax.Array:
-    """[B, F] row: `children` [B, 4A] (visits, -, values, rewards, discounts, index without the
-    prior block, i.e. [B, 5A]) around `prior_logits` [B, A], then the 5 per-node numbers."""
+def empty_rows(batch: int, num_actions: int, dtype) -> jax.Array:
+    """[B, F] rows of unexpanded nodes: no visits, no children (index -1), parent -1."""
+    zeros = jnp.zeros((batch, 5 * num_actions), dtype)
+    minus1 = jnp.full((batch, num_actions), UNVISITED, dtype)
+    node = jnp.array([0, 0, 0, UNVISITED, UNVISITED], dtype)
+    return jnp.concatenate([zeros, minus1, jnp.broadcast_to(node, (batch, 5))], axis=-1)
+
+
+def expanded_rows(base: jax.Array, prior_logits: jax.Array, visits, value, parent,
+                  action) -> jax.Array:
+    """[B, F] `base` rows with the prior block ([B, A]) and the per-node numbers ([B] each;
+    raw and mean value both `value`) replaced; the child blocks kept."""
     num_actions = prior_logits.shape[-1]
-    dtype = children.dtype
-    per_node = jnp.stack([jnp.asarray(x).astype(dtype) for x in node], axis=-1)
-    return jnp.concatenate([children[:, :num_actions], prior_logits.astype(dtype),
-                            children[:, num_actions:], per_node], axis=-1)
-
-
-def empty_children(batch: int, num_actions: int, dtype) -> jax.Array:
-    """[B, 5A] the child blocks of a fresh node (no visits, unexpanded children)."""
-    zeros = jnp.zeros((batch, 4 * num_actions), dtype)
-    return jnp.concatenate([zeros, jnp.full((batch, num_actions), UNVISITED, dtype)], axis=-1)
+    dtype = base.dtype
+    node = jnp.stack([jnp.asarray(x).astype(dtype) for x in (visits, value, value, parent,
+                                                               action)], axis=-1)
+    return jnp.concatenate([base[:, :num_actions], prior_logits.astype(dtype),
+                            base[:, 2 * num_actions:6 * num_actions], node], axis=-1)
 
 
 def init_data(prior_logits: jax.Array, value: jax.Array, num_nodes: int, dtype) -> jax.Array:
     """[B * N, F]: node 0 is the root (1 visit), the others empty."""
     batch, num_actions = prior_logits.shape
-    minus1 = jnp.full((batch,), UNVISITED, dtype)
-    zeros = jnp.zeros((batch,), dtype)
-    empty = node_row(empty_children(batch, num_actions, dtype),
-                     jnp.zeros((batch, num_actions), dtype), (zeros, zeros, zeros, minus1, minus1))
-    root = node_row(empty_children(batch, num_actions, dtype), prior_logits,
-                    (jnp.ones((batch,), dtype), value, value, minus1, minus1))
+    empty = empty_rows(batch, num_actions, dtype)
+    minus1 = jnp.full((batch,), UNVISITED)
+    root = expanded_rows(empty, prior_logits, jnp.ones((batch,)), value, minus1, minus1)
     data = jnp.broadcast_to(empty[:, None], (batch, num_nodes, empty.shape[-1]))
     return data.at[:, 0].set(root).reshape(batch * num_nodes, -1)
 
