@@ -358,6 +358,7 @@ __all__ = [
     "RecurrentFn",
     "RecurrentFnOutput",
     "RootFnOutput",
+    "SearchStats",
     "SearchSummary",
     "Tree",
     "gumbel_muzero_policy",

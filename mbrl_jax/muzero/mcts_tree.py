@@ -73,9 +73,13 @@ class Tree:
     q_min: jax.Array
     q_max: jax.Array
 
-    def view(self, node: int) -> sel.NodeView:
-        """`NodeView` of node `node` (the same node in every batch element)."""
-        take = lambda x: x[:, node]  # noqa: E731
+    def view(self, node: jax.Array | int) -> sel.NodeView:
+        """`NodeView` of node `node` ([B] int32, or a Python int for the same node everywhere)."""
+        if isinstance(node, int):
+            take = lambda x: x[:, node]  # noqa: E731  (a static slice, no gather)
+        else:
+            rows = jnp.arange(node.shape[0])
+            take = lambda x: x[rows, node]  # noqa: E731
         return sel.NodeView(
             visits=take(self.children_visits), prior_logits=take(self.children_prior_logits),
             values=take(self.children_values), rewards=take(self.children_rewards),

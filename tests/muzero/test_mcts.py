@@ -73,6 +73,27 @@ def test_gumbel_policy_matches_mctx(batch, num_actions, sims, masked, max_depth,
     np.testing.assert_array_equal(ours.action, ref.action)
 
 
+@pytest.mark.slow  # two more mctx compilations (~10 s on 2 cores)
+@pytest.mark.parametrize("policy", ["muzero", "gumbel"])
+def test_wide_action_path_matches_mctx(policy, monkeypatch):
+    # Above sel.UNROLL actions, selection uses jnp's reductions and [B, 1] broadcasting instead
+    # of per-action columns: pin that path too (UNROLL lowered to 2 so 5 actions take it).
+    monkeypatch.setattr(sel, "UNROLL", 2)
+    batch, num_actions, sims = 5, 5, 10
+    params = make_model(jax.random.key(7), num_actions)
+    root = make_root(params, jax.random.key(8), batch)
+    invalid = _invalid(jax.random.key(9), batch, num_actions)
+    ours_fn = mcts.muzero_policy if policy == "muzero" else mcts.gumbel_muzero_policy
+    ref_fn = mctx.muzero_policy if policy == "muzero" else mctx.gumbel_muzero_policy
+    key = jax.random.key(13)
+    ours = ours_fn(params, key, root, recurrent_fn, sims, invalid)
+    ref = ref_fn(params, key, _mctx_root(root), _mctx_recurrent, sims, invalid)
+    np.testing.assert_array_equal(ours.search_tree.children_visits,
+                                  ref.search_tree.children_visits)
+    np.testing.assert_allclose(ours.action_weights, ref.action_weights, atol=1e-6)
+    np.testing.assert_array_equal(ours.action, ref.action)
+
+
 def _hand_view():
     # Root visited 3 times (itself + 2 simulations), value 0.5; children visits [1, 1, 0];
     # rewards [0, 1, 0], discounts [1, 0.5, 0], child values [0.2, 0.4, 0]; prior [.5, .3, .2].
