@@ -46,6 +46,9 @@ def test_muzero_policy_matches_mctx(batch, num_actions, sims, masked, max_depth)
     np.testing.assert_allclose(ours.action_weights, ref.action_weights, atol=1e-6)
     np.testing.assert_allclose(ours.search_tree.node_values, ref.search_tree.node_values,
                                rtol=1e-5, atol=1e-5)
+    for field in ("node_visits", "parents", "action_from_parent", "children_index"):
+        np.testing.assert_array_equal(getattr(ours.search_tree, field),
+                                      getattr(ref.search_tree, field), err_msg=field)
     np.testing.assert_array_equal(ours.action, ref.action)
     if masked:
         assert not np.any(np.asarray(ours.search_tree.children_visits[:, 0]) * np.asarray(invalid))
@@ -92,6 +95,23 @@ def test_wide_action_path_matches_mctx(policy, monkeypatch):
                                   ref.search_tree.children_visits)
     np.testing.assert_allclose(ours.action_weights, ref.action_weights, atol=1e-6)
     np.testing.assert_array_equal(ours.action, ref.action)
+
+
+def test_action_axis_helpers_match_numpy():
+    # Integer scores in {0, 1, 2} over 5 actions: many ties, which must go to the lowest index
+    # (as np.argmax and mctx). Oracles: numpy's argmax, take_along_axis, max, sum.
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 3, (64, 5)).astype(np.float32)
+    invalid = rng.random((64, 5)) < 0.3
+    action = rng.integers(0, 5, 64)
+    np.testing.assert_array_equal(sel.masked_argmax(jnp.asarray(scores), None),
+                                  np.argmax(scores, axis=-1))
+    np.testing.assert_array_equal(sel.masked_argmax(jnp.asarray(scores), jnp.asarray(invalid)),
+                                  np.argmax(np.where(invalid, -np.inf, scores), axis=-1))
+    np.testing.assert_array_equal(sel.pick(jnp.asarray(scores), jnp.asarray(action)),
+                                  np.take_along_axis(scores, action[:, None], axis=-1)[:, 0])
+    np.testing.assert_array_equal(sel.row_max(jnp.asarray(scores)), scores.max(axis=-1))
+    np.testing.assert_array_equal(sel.row_sum(jnp.asarray(scores)), scores.sum(axis=-1))
 
 
 def _hand_view():
