@@ -46,6 +46,9 @@ def test_muzero_policy_matches_mctx(batch, num_actions, sims, masked, max_depth)
     np.testing.assert_allclose(ours.action_weights, ref.action_weights, atol=1e-6)
     np.testing.assert_allclose(ours.search_tree.node_values, ref.search_tree.node_values,
                                rtol=1e-5, atol=1e-5)
+    for field in ("node_visits", "parents", "action_from_parent", "children_index"):
+        np.testing.assert_array_equal(getattr(ours.search_tree, field),
+                                      getattr(ref.search_tree, field), err_msg=field)
     np.testing.assert_array_equal(ours.action, ref.action)
     if masked:
         assert not np.any(np.asarray(ours.search_tree.children_visits[:, 0]) * np.asarray(invalid))
@@ -71,6 +74,44 @@ def test_gumbel_policy_matches_mctx(batch, num_actions, sims, masked, max_depth,
     np.testing.assert_allclose(ours.search_tree.node_values[:, 0],
                                ref.search_tree.node_values[:, 0], rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(ours.action, ref.action)
+
+
+@pytest.mark.slow  # two more mctx compilations (~10 s on 2 cores)
+@pytest.mark.parametrize("policy", ["muzero", "gumbel"])
+def test_wide_action_path_matches_mctx(policy, monkeypatch):
+    # Above sel.UNROLL actions, selection uses jnp's reductions and [B, 1] broadcasting instead
+    # of per-action columns: pin that path too (UNROLL lowered to 2 so 5 actions take it).
+    monkeypatch.setattr(sel, "UNROLL", 2)
+    batch, num_actions, sims = 5, 5, 10
+    params = make_model(jax.random.key(7), num_actions)
+    root = make_root(params, jax.random.key(8), batch)
+    invalid = _invalid(jax.random.key(9), batch, num_actions)
+    ours_fn = mcts.muzero_policy if policy == "muzero" else mcts.gumbel_muzero_policy
+    ref_fn = mctx.muzero_policy if policy == "muzero" else mctx.gumbel_muzero_policy
+    key = jax.random.key(13)
+    ours = ours_fn(params, key, root, recurrent_fn, sims, invalid)
+    ref = ref_fn(params, key, _mctx_root(root), _mctx_recurrent, sims, invalid)
+    np.testing.assert_array_equal(ours.search_tree.children_visits,
+                                  ref.search_tree.children_visits)
+    np.testing.assert_allclose(ours.action_weights, ref.action_weights, atol=1e-6)
+    np.testing.assert_array_equal(ours.action, ref.action)
+
+
+def test_action_axis_helpers_match_numpy():
+    # Integer scores in {0, 1, 2} over 5 actions: many ties, which must go to the lowest index
+    # (as np.argmax and mctx). Oracles: numpy's argmax, take_along_axis, max, sum.
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 3, (64, 5)).astype(np.float32)
+    invalid = rng.random((64, 5)) < 0.3
+    action = rng.integers(0, 5, 64)
+    np.testing.assert_array_equal(sel.masked_argmax(jnp.asarray(scores), None),
+                                  np.argmax(scores, axis=-1))
+    np.testing.assert_array_equal(sel.masked_argmax(jnp.asarray(scores), jnp.asarray(invalid)),
+                                  np.argmax(np.where(invalid, -np.inf, scores), axis=-1))
+    np.testing.assert_array_equal(sel.pick(jnp.asarray(scores), jnp.asarray(action)),
+                                  np.take_along_axis(scores, action[:, None], axis=-1)[:, 0])
+    np.testing.assert_array_equal(sel.row_max(jnp.asarray(scores)), scores.max(axis=-1))
+    np.testing.assert_array_equal(sel.row_sum(jnp.asarray(scores)), scores.sum(axis=-1))
 
 
 def _hand_view():
