@@ -18,6 +18,9 @@ def _add(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unroll", type=int, default=5, help="K, dynamics steps unrolled")
     parser.add_argument("--td-steps", type=int, default=10, help="n of the n-step value targets")
     parser.add_argument("--discount", type=float, default=0.99, help="discount")
+    parser.add_argument("--value-bootstrap", choices=("search", "network"), default="search",
+                        help="n-step targets bootstrap from the stored search value or from the "
+                        "current networks' value")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     parser.add_argument("--hidden", type=int, default=64, help="MLP width and hidden-state size")
     parser.add_argument("--conv", action="store_true", help="conv torso (MinAtar grids)")
@@ -32,6 +35,7 @@ def _build(args, env, env_params):
         rollout_length=args.rollout_length, updates_per_iteration=args.updates,
         batch_size=args.batch_size, num_simulations=args.simulations, search=args.search,
         unroll_steps=args.unroll, td_steps=args.td_steps, discount=args.discount,
+        value_bootstrap=args.value_bootstrap,
         learning_rate=args.lr, hidden_sizes=(args.hidden,), latent_size=args.hidden,
         conv=args.conv)
     return make_trainer(config, env, env_params), config

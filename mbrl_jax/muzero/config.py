@@ -46,6 +46,10 @@ class MuZeroConfig:
         progress).
       unroll_steps: K, dynamics steps unrolled per sampled position.
       td_steps: n of the n-step value targets.
+      value_bootstrap: what the n-step targets bootstrap from: "search" (the root value stored
+        when the step was played) or "network" (the current networks' value of the stored
+        observation, recomputed at every update without gradient: fresh as the replay ages,
+        like MuZero Reanalyze's values).
       replay_length: env steps of trajectory kept per env (the sequences the windows are cut
         from); must exceed unroll_steps + td_steps.
       support_size: S, value and reward categorical over -S..S after h(x).
@@ -70,6 +74,7 @@ class MuZeroConfig:
     temperatures: tuple = (1.0, 0.5, 0.25)
     unroll_steps: int = 5
     td_steps: int = 10
+    value_bootstrap: Literal["search", "network"] = "search"
     replay_length: int = 2000
     support_size: int = 10
     hidden_sizes: tuple = (64,)
@@ -104,6 +109,9 @@ class MuZeroConfig:
                               f"({self.rollout_length}), got {self.total_steps}")
         if self.search not in SEARCHES:
             raise ConfigError("search", f"must be one of {SEARCHES}, got {self.search!r}")
+        if self.value_bootstrap not in ("search", "network"):
+            raise ConfigError("value_bootstrap", "must be 'search' or 'network', "
+                              f"got {self.value_bootstrap!r}")
         if self.q_normalisation not in ("parent_and_siblings", "tree"):
             raise ConfigError("q_normalisation", "must be 'parent_and_siblings' or 'tree', "
                               f"got {self.q_normalisation!r}")

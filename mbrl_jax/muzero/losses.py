@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from mbrl_jax.muzero.networks import MuZeroNetworks, scalar_to_probs
+from mbrl_jax.muzero.networks import MuZeroNetworks, logits_to_scalar, scalar_to_probs
 
 
 class Step(NamedTuple):
@@ -83,6 +83,22 @@ def make_targets(window: Step, discount: jax.Array, unroll_steps: int, td_steps:
         policy=window.policy[:k_steps], value_mask=value_mask.astype(jnp.float32),
         reward_mask=reward_mask.astype(jnp.float32),
         policy_mask=(~ended).astype(jnp.float32))
+
+
+def network_values(params, nets: MuZeroNetworks, obs: jax.Array, unroll_steps: int,
+                   td_steps: int, support_size: int) -> jax.Array:
+    """Values to bootstrap the n-step targets from, recomputed by the current networks.
+
+    obs: [B, W, *obs_shape] windows. Returns [B, W]: f(h(obs)) at the positions n..n+K (the
+    only ones the K + 1 targets of `make_targets` bootstrap from), zeros elsewhere; no gradient.
+    """
+    n, k1 = td_steps, unroll_steps + 1
+    part = obs[:, n:n + k1]
+    _, value_logits = nets.predict(params, nets.represent(params, part.reshape(
+        (-1, *part.shape[2:]))))
+    values = logits_to_scalar(value_logits, support_size).reshape(part.shape[:2])
+    return jnp.zeros(obs.shape[:2], values.dtype).at[:, n:n + k1].set(
+        jax.lax.stop_gradient(values))
 
 
 def _scale_gradient(x: jax.Array, scale: float) -> jax.Array:

@@ -20,7 +20,7 @@ from mbrl_jax.core.evaluation import evaluate_policy
 from mbrl_jax.core.loop import Trainer, make_train_fn
 from mbrl_jax.muzero import mcts
 from mbrl_jax.muzero.config import MuZeroConfig, MuZeroHParams
-from mbrl_jax.muzero.losses import Step, make_targets, unroll_loss
+from mbrl_jax.muzero.losses import Step, make_targets, network_values, unroll_loss
 from mbrl_jax.muzero.networks import logits_to_scalar, make_networks
 
 
@@ -173,6 +173,10 @@ def make_trainer(config: MuZeroConfig, env, env_params) -> Trainer:
         return carry, (record, metrics)
 
     def loss_fn(params, windows: Step, hparams):
+        if config.value_bootstrap == "network":
+            windows = windows._replace(search_value=network_values(
+                params, nets, windows.obs, config.unroll_steps, config.td_steps,
+                config.support_size))
         targets = jax.vmap(functools.partial(
             make_targets, discount=hparams.discount, unroll_steps=config.unroll_steps,
             td_steps=config.td_steps))(windows)

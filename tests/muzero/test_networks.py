@@ -110,3 +110,82 @@ def test_replay_windows_before_the_ring_is_full():
     assert bool(valid)
     assert set(w[:, 0]) == {1, 2, 3}
     np.testing.assert_array_equal(w - w[:, :1], np.tile(np.arange(3), (128, 1)))
+
+
+def test_scale_gradient_is_identity_forward_and_halves_backward():
+    x = jnp.array([1.5, -2.0])
+    np.testing.assert_array_equal(losses._scale_gradient(x, 0.5), x)
+    grad = jax.grad(lambda v: jnp.sum(3.0 * losses._scale_gradient(v, 0.5)))(x)
+    np.testing.assert_allclose(grad, [1.5, 1.5])  # 3 * 0.5
+
+
+def _random_params(nets, seed=0):
+    """Gaussian params of the nets' shapes, drawn in numpy (the real init zeroes the heads, so
+    their outputs would be constant, and compiling it costs seconds)."""
+    rng = np.random.default_rng(seed)
+    shapes = jax.eval_shape(nets.init, jax.random.key(0))
+    return jax.tree.map(lambda s: rng.normal(0.0, 0.5, s.shape).astype(np.float32), shapes)
+
+
+def test_unroll_loss_halves_the_gradient_at_each_dynamics_step():
+    # K = 2 and only the value loss at step 2: loss = (1/K) CE(f(g(g(h(o), a0), a1)), z2).
+    # The oracle is that CE without any gradient scaling. The two dynamics steps each scale the
+    # gradient by 0.5, so the loss's gradient w.r.t. the representation is
+    # (1/K) * 0.5 * 0.5 = 0.125 times the oracle's, while the prediction function (applied after
+    # the last scaling) gets (1/K) = 0.5 times the oracle's; the loss itself is 0.5 x the oracle.
+    support, batch = 3, 4
+    nets = networks.make_networks((), 6, support, (3,), 2)
+    obs = np.random.default_rng(1).normal(size=(batch, 3)).astype(np.float32)
+    actions = np.array([[0, 1], [1, 1], [0, 0], [1, 0]])
+    value = np.array([[0.0, 0.0, 2.0], [0.0, 0.0, -1.0], [0.0, 0.0, 5.0], [0.0, 0.0, 0.5]])
+    only_last = np.tile(np.float32([0.0, 0.0, 1.0]), (batch, 1))
+    zeros = np.zeros((batch, 3), np.float32)
+    targets = losses.Targets(actions, value.astype(np.float32), zeros,
+                             np.zeros((batch, 3, 2), np.float32), only_last, zeros, zeros)
+
+    def oracle(params):
+        hidden = nets.represent(params, obs)
+        for k in range(2):
+            hidden, _ = nets.dynamics(params, hidden, actions[:, k])
+        _, value_logits = nets.predict(params, hidden)
+        target = networks.scalar_to_probs(value[:, 2], support)
+        return jnp.mean(-jnp.sum(target * jax.nn.log_softmax(value_logits), axis=-1))
+
+    @jax.jit
+    def both(params):
+        return jax.value_and_grad(lambda p: losses.unroll_loss(
+            p, nets, obs, targets, support, 1.0)[0])(params), \
+            jax.value_and_grad(oracle)(params)
+
+    (loss, grads), (want_loss, want) = both(_random_params(nets))
+    np.testing.assert_allclose(loss, 0.5 * want_loss, rtol=1e-6)
+    for got, ref in zip(jax.tree.leaves(grads["represent"]), jax.tree.leaves(want["represent"]),
+                        strict=True):
+        np.testing.assert_allclose(got, 0.125 * ref, rtol=1e-4, atol=1e-7)
+    for got, ref in zip(jax.tree.leaves(grads["predict"]), jax.tree.leaves(want["predict"]),
+                        strict=True):
+        np.testing.assert_allclose(got, 0.5 * ref, rtol=1e-4, atol=1e-7)
+    assert max(np.abs(g).max() for g in jax.tree.leaves(want["represent"])) > 1e-4
+
+
+def test_network_values_bootstrap_from_positions_n_to_n_plus_k_without_gradient():
+    # K = 1, n = 3, W = 6: the targets z_0, z_1 bootstrap from v_3, v_4 only.
+    support = 3
+    nets = networks.make_networks((), 6, support, (3,), 2)
+    obs = np.random.default_rng(1).normal(size=(2, 6, 3)).astype(np.float32)
+
+    def values(params):
+        return losses.network_values(params, nets, obs, unroll_steps=1, td_steps=3,
+                                     support_size=support)
+
+    @jax.jit
+    def run(params):
+        _, logits = nets.predict(params, nets.represent(params, obs[:, 3:5].reshape(4, 3)))
+        want = networks.logits_to_scalar(logits, support).reshape(2, 2)
+        return values(params), jax.grad(lambda q: values(q).sum())(params), want
+
+    got, grads, want = run(_random_params(nets))
+    np.testing.assert_allclose(got[:, 3:5], want, rtol=1e-5)
+    np.testing.assert_array_equal(got[:, [0, 1, 2, 5]], 0.0)
+    assert np.all(np.abs(want) > 1e-3)
+    assert all(np.abs(g).max() == 0.0 for g in jax.tree.leaves(grads))

@@ -51,6 +51,7 @@ def test_vmap_equals_single_runs():
     ("Catch-bsuite", {"num_simulations": 0}, "num_simulations"),
     ("Catch-bsuite", {"unroll_steps": 30}, "unroll_steps"),
     ("Catch-bsuite", {"search": "alphazero"}, "search"),
+    ("Catch-bsuite", {"value_bootstrap": "target"}, "value_bootstrap"),
 ])
 def test_bad_configs_name_the_field(env_id, overrides, field):
     import dataclasses
