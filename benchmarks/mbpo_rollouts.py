@@ -5,7 +5,9 @@
 same run, interleaved over rounds (median time, median of per-round ratios):
 
   * ours: `rollout_policy` over all 400 starts at once (one jitted call, `lax.scan` over the
-    horizon; each particle computed by its random elite only);
+    horizon; each particle computed by its random elite only); the ensemble's and the policy's
+    states and the start states are arguments of the jitted call (as closure constants XLA
+    would fold the first step's policy on the fixed start states into the program);
   * ours_all_members: the same call with `disagreement=True` (every elite evaluated per particle,
     as needed for the disagreement cut);
   * tutorial_loop: the tutorial's design, a Python loop over start states, each step calling the
@@ -48,16 +50,20 @@ def build():
 def make_cases(horizon: int):
     model, state, agent, agent_state, start = build()
 
-    def policy(key, obs):
-        return agent.act(agent_state, obs, key)
-
     def batched(all_members: bool):
-        run = jax.jit(lambda k: model.rollout_policy(state, k, start, policy, horizon,
-                                                     disagreement=all_members).next_obs)
-        return lambda k: jax.block_until_ready(run(k))
+        def run(model_state, policy_state, k, obs):
+            policy = lambda key, o: agent.act(policy_state, o, key)  # noqa: E731
+            return model.rollout_policy(model_state, k, obs, policy, horizon,
+                                        disagreement=all_members).next_obs
 
-    predict_one = jax.jit(lambda o, a, k: model.predict(state, o, a, key=k, elites_only=True))
-    act_one = jax.jit(lambda k, o: agent.act(agent_state, o, k))
+        # states and start states are arguments, not constants XLA could fold into the program
+        run = jax.jit(run)
+        return lambda k: jax.block_until_ready(run(state, agent_state, k, start))
+
+    predict = jax.jit(lambda s, o, a, k: model.predict(s, o, a, key=k, elites_only=True))
+    act = jax.jit(lambda s, k, o: agent.act(s, o, k))
+    predict_one = lambda o, a, k: predict(state, o, a, k)  # noqa: E731
+    act_one = lambda k, o: act(agent_state, k, o)  # noqa: E731
 
     def tutorial(key):
         rng = np.random.default_rng(int(jax.random.randint(key, (), 0, 2**31 - 1)))
@@ -112,7 +118,8 @@ def main() -> None:
     (args.out / "mbpo_rollouts.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = ["# MBPO model rollouts: 400 starts, ours vs the tutorial's per-state loop", "",
              f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, "
-             f"jax {results['machine'].get('jax')} ({results['machine'].get('jax_backend')}); "
+             f"jax {results['machine'].get('jax')} ({results['machine'].get('jax_backend')}), "
+             f"load average {results['machine']['load_average_1_5_15_min']} (1/5/15 min); "
              f"{args.rounds} interleaved rounds, medians.", "",
              "| horizon | ours (s) | ours, all elites (s) | tutorial loop (s) | speedup |",
              "|---|---|---|---|---|"]

@@ -66,7 +66,8 @@ def write(args, config, rows) -> None:
     m = result["machine"]
     lines = [f"# MBPO whole-run throughput on Pendulum-v1 ({args.preset} preset)", "",
              f"Machine: {m['cpu']}, {m['cores']} cores, jax {m.get('jax')} "
-             f"({m.get('jax_backend')}); {STEPS} env steps per seed.", "",
+             f"({m.get('jax_backend')}), load average {m['load_average_1_5_15_min']} (1/5/15 min) "
+             f"after the last row; {STEPS} env steps per seed.", "",
              "| seeds | env steps/s per seed | env steps/s total | compile (s) |",
              "|---|---|---|---|"]
     lines += [f"| {r['seeds']} | {r['env_steps_per_second_per_seed']:.1f} | "

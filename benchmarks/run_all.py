@@ -2,10 +2,10 @@
 
     python benchmarks/run_all.py --quick --out DIR     # a few minutes; DIR/run_all.{json,md}
 
-Each benchmark script (a file here with a `__main__` block) runs in its own process with
-`--quick`, and with `--out DIR/<name>` when it accepts `--out`; a script that fails (e.g. a
-missing optional baseline such as gymnasium or torch) or passes `--timeout` is recorded as such
-and the others still run. Once `--budget` seconds have gone, the remaining ones are skipped
+Each benchmark script (a file here with a `__main__` block, not named `_*.py`) runs in its own
+process with `--quick`, and with `--out DIR/<name>` when it accepts `--out`; a script that fails
+(e.g. a missing optional baseline such as gymnasium or torch) or passes `--timeout` is recorded
+as such and the others still run. Once `--budget` seconds have gone, the remaining ones are skipped
 (recorded), so `--quick` stays within about three minutes. The table lists each benchmark's
 status, wall-clock and its headline lines (its own table when it writes one to DIR).
 """
@@ -25,7 +25,8 @@ from benchmarks.machine import describe_machine  # noqa: E402
 
 def benchmark_scripts() -> list[Path]:
     return sorted(p for p in HERE.glob("*.py")
-                  if p.name != "run_all.py" and '__name__ == "__main__"' in p.read_text())
+                  if p.name != "run_all.py" and not p.name.startswith("_")  # _x.py: helpers
+                  and '__name__ == "__main__"' in p.read_text())
 
 
 def run_one(script: Path, out: Path, quick: bool, timeout: float) -> dict:

@@ -24,6 +24,7 @@ import time
 
 import jax
 import numpy as np
+from exercise3_mbpo import PRESETS  # this folder (scripts/) is on the path
 
 from mbrl_jax import envs
 from mbrl_jax.core.episodes import mean_and_ci
@@ -248,6 +249,8 @@ def main() -> None:
                         help="env steps per seed (default: 10000 for SAC)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="2 seeds, 1000 steps")
+    parser.add_argument("--mbpo-preset", default="cpu", choices=PRESETS,
+                        help="MBPO's settings (exercise3_mbpo.pendulum_config)")
     parser.add_argument("--write-results", action="store_true",
                         help="write to scripts/results/ (committed) instead of scripts/out/")
     args = parser.parse_args()
@@ -256,7 +259,8 @@ def main() -> None:
     default_steps = {"sac": 10_000, "mbpo": 3_000}
     for name in args.methods:
         steps = 1_000 if args.quick else (args.steps or default_steps.get(name, 10_000))
-        result = METHODS[name](2 if args.quick else args.seeds, steps, args.seed)
+        extra = {"preset": args.mbpo_preset} if name == "mbpo" else {}
+        result = METHODS[name](2 if args.quick else args.seeds, steps, args.seed, **extra)
         result["summary"] = summarise(result)
         result.update(jax=jax.__version__, backend=jax.default_backend(),
                       date=time.strftime("%Y-%m-%d"))

@@ -1,0 +1,180 @@
+"""The mbrl-lib side of `benchmarks/vs_mbrl_lib.py`; runs in mbrl-lib's own virtual environment.
+
+Started by vs_mbrl_lib.py as `VENV/bin/python benchmarks/mbrl_lib_runner.py DATA.npz`, it
+answers one JSON command per line on stdin with one JSON line on stdout, so the two libraries
+run interleaved in the same rounds while each keeps its own process (mbrl-lib needs numpy < 2
+and PyTorch; it imports nothing of mbrl_jax). Commands (each sets `torch.set_num_threads`):
+
+  {"cmd": "fit", "threads": T, "epochs": N, "hidden": H, "layers": L, "seed": S}
+      a fresh `GaussianMLP` ensemble in `OneDTransitionRewardModel`, `ModelTrainer.train` on
+      the data's transitions for N epochs without early stopping (20% holdout, batch 256);
+      answers the seconds of iterators + normaliser + training. The model is kept for "rollout".
+  {"cmd": "rollout", "threads": T}
+      `ModelEnv.step(..., sample=True)` over the data's `rollout_actions` `[H, B, A]` from
+      `rollout_obs` `[B, O]` (TS-1 among the elites); answers the seconds.
+  {"cmd": "mbpo", "threads": T, "seed": S, ...settings}
+      `mbrl.algorithms.mbpo.train` on gymnasium's Pendulum-v1; answers the seconds of the whole
+      run and the wall-clock of each model refit (to time the steady state between refits).
+"""
+
+import contextlib
+import json
+import sys
+import tempfile
+import time
+
+import gymnasium as gym
+import mbrl.algorithms.mbpo as mbpo
+import mbrl.env.termination_fns as termination_fns
+import mbrl.models as models
+import mbrl.util.common as common
+import numpy as np
+import omegaconf
+import torch
+from mbrl.util.replay_buffer import ReplayBuffer
+
+BATCH, HOLDOUT, ELITES, ENSEMBLE = 256, 0.2, 5, 7
+
+
+def load(path: str) -> dict:
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def make_model(data: dict, hidden: int, layers: int, seed: int):
+    torch.manual_seed(seed)
+    obs_dim, act_dim = data["obs"].shape[1], data["action"].shape[1]
+    net = models.GaussianMLP(
+        in_size=obs_dim + act_dim, out_size=obs_dim + 1, device="cpu", num_layers=layers,
+        ensemble_size=ENSEMBLE, hid_size=hidden, propagation_method="random_model",
+        learn_logvar_bounds=True, activation_fn_cfg={"_target_": "torch.nn.SiLU"})
+    return models.OneDTransitionRewardModel(net, target_is_delta=True, normalize=True,
+                                            learned_rewards=True, num_elites=ELITES)
+
+
+def fit(state: dict, data: dict, cmd: dict) -> dict:
+    model = make_model(data, cmd["hidden"], cmd["layers"], cmd["seed"])
+    rng = np.random.default_rng(cmd["seed"])
+    n = data["obs"].shape[0]
+    buffer = ReplayBuffer(n, data["obs"].shape[1:], data["action"].shape[1:], rng=rng)
+    buffer.add_batch(data["obs"], data["action"], data["next_obs"], data["reward"],
+                     data["terminated"], np.zeros(n, bool))
+    trainer = models.ModelTrainer(model, optim_lr=1e-3, weight_decay=1e-5)
+    t0 = time.perf_counter()
+    train_it, val_it = common.get_basic_buffer_iterators(buffer, BATCH, HOLDOUT,
+                                                         ensemble_size=ENSEMBLE)
+    model.update_normalizer(buffer.get_all())
+    train_losses, _ = trainer.train(train_it, dataset_val=val_it, num_epochs=cmd["epochs"],
+                                    patience=None, silent=True)
+    seconds = time.perf_counter() - t0
+    state["model"] = model
+    return {"seconds": seconds, "epochs": len(train_losses),
+            "batches_per_epoch": len(train_it), "val_rows": len(val_it.transitions)}
+
+
+def rollout(state: dict, data: dict, cmd: dict) -> dict:
+    env = gym.make("Pendulum-v1")
+    generator = torch.Generator().manual_seed(cmd.get("seed", 0))
+    model_env = models.ModelEnv(env, state["model"], termination_fns.no_termination, None,
+                                generator=generator)
+    actions = data["rollout_actions"]
+    t0 = time.perf_counter()
+    model_state = model_env.reset(data["rollout_obs"], return_as_np=True)
+    for t in range(actions.shape[0]):
+        next_obs, reward, done, model_state = model_env.step(actions[t], model_state,
+                                                            sample=True)
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "finite": bool(np.isfinite(next_obs).all())}
+
+
+def mbpo_config(cmd: dict) -> omegaconf.DictConfig:
+    """mbrl-lib's MBPO configuration (its algorithm/mbpo.yaml with the benchmark's values)."""
+    f = cmd["env_steps_per_iteration"]
+    return omegaconf.OmegaConf.create({
+        "seed": cmd["seed"], "device": "cpu", "log_frequency_agent": 10**9, "save_video": False,
+        "debug_mode": False,
+        "dynamics_model": {
+            "_target_": "mbrl.models.GaussianMLP", "_recursive_": False, "device": "cpu",
+            "num_layers": cmd["model_layers"], "ensemble_size": ENSEMBLE,
+            "hid_size": cmd["model_hidden"], "deterministic": False,
+            "propagation_method": "random_model", "learn_logvar_bounds": True,
+            "activation_fn_cfg": {"_target_": "torch.nn.SiLU"}},
+        "algorithm": {
+            "name": "mbpo", "normalize": True, "normalize_double_precision": True,
+            "target_is_delta": True, "learned_rewards": True, "freq_train_model": f,
+            "real_data_ratio": cmd["real_ratio"], "sac_samples_action": True,
+            "initial_exploration_steps": cmd["warmup_steps"], "random_initial_explore": True,
+            "num_eval_episodes": 1,
+            "agent": {
+                "_target_": "mbrl.third_party.pytorch_sac_pranz24.sac.SAC",
+                "num_inputs": "???",
+                "action_space": {"_target_": "gymnasium.spaces.Box", "_convert_": "all",
+                                 "low": -2.0, "high": 2.0, "shape": [1]},  # Pendulum
+                "args": {"gamma": 0.99, "tau": 0.005, "alpha": 0.2, "policy": "Gaussian",
+                         "target_update_interval": 1, "automatic_entropy_tuning": True,
+                         "target_entropy": -1, "hidden_size": cmd["sac_hidden"],
+                         "device": "cpu", "lr": cmd["sac_lr"]}}},
+        "overrides": {
+            "env": "Pendulum-v1", "num_steps": cmd["loop_steps"], "epoch_length": 4 * f,
+            "num_elites": ELITES, "patience": 5, "model_lr": 1e-3, "model_wd": 1e-5,
+            "model_batch_size": BATCH, "validation_ratio": HOLDOUT,
+            "num_epochs_train_model": cmd["model_max_epochs"], "freq_train_model": f,
+            "effective_model_rollouts_per_step": cmd["rollout_starts"] // f,
+            "rollout_schedule": [1, 15, 1, 1],
+            "num_sac_updates_per_step": cmd["updates_per_step"], "sac_updates_every_steps": 1,
+            "num_epochs_to_retain_sac_buffer": 1, "sac_batch_size": cmd["sac_batch"]},
+    })
+
+
+def run_mbpo(cmd: dict) -> dict:
+    refits = []
+    original = common.train_model_and_save_model_and_data
+
+    def timed_refit(*args, **kwargs):
+        out = original(*args, **kwargs)
+        refits.append(time.perf_counter())
+        return out
+
+    common.train_model_and_save_model_and_data = timed_refit  # what mbpo.train calls
+    torch.manual_seed(cmd["seed"])
+    env, test_env = gym.make("Pendulum-v1"), gym.make("Pendulum-v1")
+    env.reset(seed=cmd["seed"])
+    test_env.reset(seed=cmd["seed"] + 1)
+    with tempfile.TemporaryDirectory() as work_dir:
+        t0 = time.perf_counter()
+        best = mbpo.train(env, test_env, termination_fns.no_termination, mbpo_config(cmd),
+                          silent=True, work_dir=work_dir)
+        seconds = time.perf_counter() - t0
+    common.train_model_and_save_model_and_data = original
+    return {"seconds": seconds, "refit_seconds_since_start": [r - t0 for r in refits],
+            "best_eval_return": float(best)}
+
+
+def main() -> None:
+    data = load(sys.argv[1])
+    state: dict = {}
+    print(json.dumps({"ready": True, "torch": torch.__version__, "numpy": np.__version__,
+                      "mbrl": _mbrl_version()}), flush=True)
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        torch.set_num_threads(cmd.get("threads", 1))
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the answers
+            if cmd["cmd"] == "fit":
+                out = fit(state, data, cmd)
+            elif cmd["cmd"] == "rollout":
+                out = rollout(state, data, cmd)
+            elif cmd["cmd"] == "mbpo":
+                out = run_mbpo(cmd)
+            else:
+                out = {"error": f"unknown command {cmd['cmd']!r}"}
+        print(json.dumps(out), flush=True)
+
+
+def _mbrl_version() -> str:
+    from importlib.metadata import version
+
+    return version("mbrl")
+
+
+if __name__ == "__main__":
+    main()
