@@ -39,6 +39,10 @@ class DreamerConfig:
     Behaviour:
       horizon: imagination steps from every posterior state.
       gamma, lambda_: discount and lambda of the lambda-returns.
+      center_advantages: subtract the batch's weighted mean from REINFORCE advantages (not in
+        DreamerV3; off by default). A critic still climbing towards its targets makes every
+        advantage positive by about the same amount, which then only adds noise to the policy
+        gradient (see `math.reinforce_advantage`).
       entropy_scale: actor entropy bonus; actor_grad_continuous: "dynamics" (backprop through the
         world model) or "reinforce" for continuous actions (discrete always use REINFORCE).
       slow_critic_rate, slow_critic_scale: EMA rate of the slow critic and its regulariser scale.
@@ -78,6 +82,7 @@ class DreamerConfig:
     gamma: float = 1 - 1 / 333
     lambda_: float = 0.95
     entropy_scale: float = 3e-4
+    center_advantages: bool = False
     actor_grad_continuous: str = "dynamics"
     slow_critic_rate: float = 0.02
     slow_critic_scale: float = 1.0
@@ -160,6 +165,9 @@ class DreamerConfig:
         for name in ("model_lr", "actor_lr", "critic_lr", "model_eps", "actor_eps",
                      "critic_eps", "model_clip", "actor_clip", "critic_clip"):
             _check_float(name, getattr(self, name), 0.0, math.inf, low_open=True)
+        if not isinstance(self.center_advantages, bool):
+            raise ConfigError("center_advantages", f"must be True or False, got "
+                                                   f"{self.center_advantages!r}")
         if self.actor_grad_continuous not in ACTOR_GRADS:
             raise ConfigError("actor_grad_continuous", f"must be one of {ACTOR_GRADS}, got "
                                                        f"{self.actor_grad_continuous!r}")

@@ -168,6 +168,7 @@ def test_evaluate_returns_greedy_episode_returns():
     (dict(deter_size=0), "deter_size"),
     (dict(model_lr=float("nan")), "model_lr"),
     (dict(actor_grad_continuous="magic"), "actor_grad_continuous"),
+    (dict(center_advantages=1), "center_advantages"),
     (dict(sequence_length=200, prefill_steps=200), "sequence_length"),
 ])
 def test_config_errors_name_the_field(kwargs, field):
