@@ -33,8 +33,9 @@ from mbrl_jax.dreamer import DreamerConfig, make_agent, make_trainer  # noqa: E4
 from mbrl_jax.dreamer.rssm import feat  # noqa: E402
 
 PRESETS = {
-    "cpu": dict(deter_size=128, hidden_size=128, batch_size=16, sequence_length=32,
-                train_ratio=32.0, env_steps_per_iteration=16),
+    # The sizes of scripts/dreamer_results.py's cpu preset (its learning runs).
+    "cpu": dict(deter_size=64, hidden_size=64, stoch_groups=8, stoch_classes=8, batch_size=8,
+                sequence_length=32, train_ratio=32.0, env_steps_per_iteration=16),
     "gpu": dict(deter_size=256, hidden_size=256, batch_size=16, sequence_length=64,
                 train_ratio=128.0, env_steps_per_iteration=16),
 }

@@ -1,11 +1,13 @@
 """Imagined against real CartPole trajectories of a trained DreamerV3 world model.
 
-Trains one seed (`--steps`, CPU preset of `dreamer_results.py`), then runs the greedy policy on a
+Trains one seed (`--steps`, CPU preset of `dreamer_results.py`), or loads seed 0 of a
+`dreamer_results.py` run (`--state`, the `*_seed0.pkl` it writes), then runs the greedy policy on a
 real episode. From the posterior after `--context` real steps, the model imagines `--horizon`
 steps open loop with the real actions; the figure shows each decoded observation dimension and
 the predicted reward against the real ones.
 
     python scripts/dreamer_imagination.py --steps 20000 [--out DIR] [--write-results]
+    python scripts/dreamer_imagination.py --state DIR/dreamer_cartpole_cpu_seed0.pkl
 """
 
 import argparse
@@ -81,6 +83,9 @@ def main(argv=None):
     parser.add_argument("--cache", type=Path, default=None,
                         help="pickle of the trained state and metrics: loaded if it exists, "
                              "written after training otherwise")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="seed 0 of a dreamer_results.py CartPole run (its *_seed0.pkl); "
+                             "replaces training")
     args = parser.parse_args(argv)
     out = args.out or (HERE / "results" if args.write_results else HERE / "results/dreamer_runs")
     out.mkdir(parents=True, exist_ok=True)
@@ -88,7 +93,14 @@ def main(argv=None):
     config = DreamerConfig(total_steps=args.steps, **PRESETS[args.preset])
     env, env_params = envs.make("CartPole-v1")
     start = time.perf_counter()
-    if args.cache is not None and args.cache.exists():
+    if args.state is not None:
+        saved = pickle.loads(args.state.read_bytes())
+        if saved["env"] != "CartPole-v1" or saved["preset"] != args.preset:
+            raise SystemExit(f"{args.state} holds {saved['env']} / preset {saved['preset']}; "
+                             f"need CartPole-v1 / {args.preset}")
+        state, train_s, args.steps = saved["state"], saved["train_seconds"], saved["env_steps"]
+        metrics = {"done": np.asarray(saved["episodes"])}
+    elif args.cache is not None and args.cache.exists():
         state, metrics, train_s = pickle.loads(args.cache.read_bytes())
     else:
         state, metrics = jax.jit(make_train_fn(make_trainer(config, env, env_params)))(

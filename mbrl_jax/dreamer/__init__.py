@@ -16,8 +16,9 @@ Where ours differs (each a deliberate simplification for small CPU budgets, or u
   MLP 2 x 256) than any DreamerV3 preset.
 - Initial state: zeros (h and z), not a learned initial state; the first step of every replayed
   window is treated as an episode start (no stored replay context).
-- Optimiser: Adam with global-norm clipping (1000 model / 100 actor and critic) and the 2023
-  paper's learning rates (1e-4 / 3e-5 / 3e-5), not LaProp with adaptive gradient clipping.
+- Optimiser: Adam with global-norm clipping (1000 model / 100 actor and critic), the 2023
+  paper's learning rates (1e-4 / 3e-5 / 3e-5) and epsilons (1e-8 / 1e-5 / 1e-5), not LaProp with
+  adaptive gradient clipping.
 - No replayed-value loss (the current code also trains the critic on replayed trajectories), no
   percentile-offset return normalisation beyond the scale, no advantage normalisation.
 - Continue in imagination: the predicted probability, not the Bernoulli mode.

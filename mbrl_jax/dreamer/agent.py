@@ -50,6 +50,9 @@ class ActCarry(NamedTuple):
 
 
 class Dreamer(NamedTuple):
+    """The agent's pure functions, its RSSM, the actor and critic `apply`, the two-hot `bins [K]`
+    and the three optax optimisers (world model, actor, critic)."""
+
     init: Callable[[jax.Array], DreamerState]
     initial_carry: Callable[[tuple], ActCarry]
     act: Callable[..., tuple[ActCarry, jax.Array]]
@@ -58,10 +61,13 @@ class Dreamer(NamedTuple):
     actor_apply: Callable
     critic_apply: Callable
     bins: jax.Array
+    model_opt: optax.GradientTransformation
+    actor_opt: optax.GradientTransformation
+    critic_opt: optax.GradientTransformation
 
 
-def _optimizer(lr, clip):
-    return optax.chain(optax.clip_by_global_norm(clip), optax.adam(lr, eps=1e-8))
+def _optimizer(lr, eps, clip):
+    return optax.chain(optax.clip_by_global_norm(clip), optax.adam(lr, eps=eps))
 
 
 def make_agent(config: DreamerConfig, obs_shape: tuple, action_dim: int,
@@ -72,9 +78,9 @@ def make_agent(config: DreamerConfig, obs_shape: tuple, action_dim: int,
     rssm = make_rssm(config, obs_shape, action_dim)
     actor = Actor(config=config, action_dim=action_dim, discrete=discrete)
     critic = Critic(config=config)
-    wm_opt = _optimizer(c.model_lr, c.model_clip)
-    actor_opt = _optimizer(c.actor_lr, c.actor_clip)
-    critic_opt = _optimizer(c.critic_lr, c.critic_clip)
+    wm_opt = _optimizer(c.model_lr, c.model_eps, c.model_clip)
+    actor_opt = _optimizer(c.actor_lr, c.actor_eps, c.actor_clip)
+    critic_opt = _optimizer(c.critic_lr, c.critic_eps, c.critic_clip)
     bins = math.make_bins(c.num_bins, c.bin_range)
 
     def init(key):
@@ -149,7 +155,8 @@ def make_agent(config: DreamerConfig, obs_shape: tuple, action_dim: int,
         return new_state, {**wm_metrics, **actor_metrics, **critic_metrics}
 
     return Dreamer(init=init, initial_carry=initial_carry, act=act, update=update, rssm=rssm,
-                   actor_apply=actor.apply, critic_apply=critic.apply, bins=bins)
+                   actor_apply=actor.apply, critic_apply=critic.apply, bins=bins,
+                   model_opt=wm_opt, actor_opt=actor_opt, critic_opt=critic_opt)
 
 
 __all__ = ["ActCarry", "Dreamer", "DreamerState", "make_agent"]

@@ -39,12 +39,19 @@ class DreamerConfig:
     Behaviour:
       horizon: imagination steps from every posterior state.
       gamma, lambda_: discount and lambda of the lambda-returns.
+      center_advantages: subtract the batch's weighted mean from REINFORCE advantages (not in
+        DreamerV3; off by default). A critic still climbing towards its targets makes every
+        advantage positive by about the same amount, which then only adds noise to the policy
+        gradient (see `math.reinforce_advantage`).
       entropy_scale: actor entropy bonus; actor_grad_continuous: "dynamics" (backprop through the
         world model) or "reinforce" for continuous actions (discrete always use REINFORCE).
       slow_critic_rate, slow_critic_scale: EMA rate of the slow critic and its regulariser scale.
       return_norm_rate, return_norm_max_scale: EMA rate of the 5th-95th percentile range; returns
         are divided by max(1, range).
-      model_lr, actor_lr, critic_lr; model_clip, actor_clip, critic_clip: Adam learning rates and
+      model_lr, actor_lr, critic_lr; model_eps, actor_eps, critic_eps; model_clip, actor_clip,
+        critic_clip: Adam learning rates and epsilons (1e-8 for the model, 1e-5 for actor and
+        critic as in DreamerV3's 2023 configs: the larger epsilon damps the actor's tiny, noisy
+        gradients once advantages are near zero instead of scaling them up to full steps) and
         global-norm gradient clips.
       eval_episodes, eval_max_steps: episodes of `Trainer.evaluate`.
     """
@@ -75,6 +82,7 @@ class DreamerConfig:
     gamma: float = 1 - 1 / 333
     lambda_: float = 0.95
     entropy_scale: float = 3e-4
+    center_advantages: bool = False
     actor_grad_continuous: str = "dynamics"
     slow_critic_rate: float = 0.02
     slow_critic_scale: float = 1.0
@@ -82,6 +90,9 @@ class DreamerConfig:
     model_lr: float = 1e-4
     actor_lr: float = 3e-5
     critic_lr: float = 3e-5
+    model_eps: float = 1e-8
+    actor_eps: float = 1e-5
+    critic_eps: float = 1e-5
     model_clip: float = 1000.0
     actor_clip: float = 100.0
     critic_clip: float = 100.0
@@ -151,9 +162,12 @@ class DreamerConfig:
             _check_float(name, getattr(self, name), 0.0, math.inf)
         for name in ("slow_critic_rate", "return_norm_rate"):
             _check_float(name, getattr(self, name), 0.0, 1.0, low_open=True)
-        for name in ("model_lr", "actor_lr", "critic_lr", "model_clip", "actor_clip",
-                     "critic_clip"):
+        for name in ("model_lr", "actor_lr", "critic_lr", "model_eps", "actor_eps",
+                     "critic_eps", "model_clip", "actor_clip", "critic_clip"):
             _check_float(name, getattr(self, name), 0.0, math.inf, low_open=True)
+        if not isinstance(self.center_advantages, bool):
+            raise ConfigError("center_advantages", f"must be True or False, got "
+                                                   f"{self.center_advantages!r}")
         if self.actor_grad_continuous not in ACTOR_GRADS:
             raise ConfigError("actor_grad_continuous", f"must be one of {ACTOR_GRADS}, got "
                                                        f"{self.actor_grad_continuous!r}")

@@ -81,7 +81,8 @@ def actor_loss(actor_params, wm_params, critic_params, norm_state, starts: RSSMS
                bins, discrete: bool, action_dim: int):
     """Imagine from `starts` (leaves `[N, ...]`), compute lambda-returns and the actor loss.
 
-    Discrete actions: REINFORCE, `-logpi(a_t) sg((G_t - v_t) / S)` with S = max(1, EMA range).
+    Discrete actions: REINFORCE, `-logpi(a_t) sg((G_t - v_t) / S)` with S = max(1, EMA range)
+    (minus the batch's weighted mean advantage with `center_advantages`).
     Continuous with `actor_grad_continuous="dynamics"`: `-G_t / S`, differentiated through the
     world model's dynamics and heads (only the actor's params get this gradient).
     Both minus `entropy_scale * H[pi(.|s_t)]`, weighted by the cumulative continue.
@@ -122,11 +123,12 @@ def actor_loss(actor_params, wm_params, critic_params, norm_state, starts: RSSMS
         logp = dist.log_prob(act)
         if not discrete:
             logp = logp.sum(-1)
-        objective = logp * sg((returns - values[:-1]) / scale)
+        objective = logp * sg(math.reinforce_advantage(returns, values[:-1], weight[:-1], scale,
+                                                       c.center_advantages))
     loss = -jnp.mean(weight[:-1] * (objective + c.entropy_scale * entropy))
     imagined = Imagined(feats=sg(f), returns=sg(returns), weight=weight, values=sg(values))
     metrics = {"actor_loss": loss, "entropy": entropy.mean(), "return_scale": scale,
-               "imag_return": returns.mean()}
+               "imag_return": returns.mean(), "advantage": (returns - values[:-1]).mean()}
     return loss, (imagined, norm_state, metrics)
 
 

@@ -114,12 +114,24 @@ def update_return_norm(state: ReturnNormState, returns: jax.Array, rate: float):
     return state, jnp.maximum(1.0, state.high - state.low)
 
 
+def reinforce_advantage(returns: jax.Array, values: jax.Array, weight: jax.Array,
+                        scale: jax.Array, center: bool) -> jax.Array:
+    """`(G_t - v(s_t)) / scale`, all `[H, N]`; with `center` (static), minus its `weight`-weighted
+    mean over the batch. A critic that lags its rising targets adds the same positive offset to
+    every advantage; centring removes it, so it no longer multiplies every score function."""
+    adv = (returns - values) / scale
+    if center:
+        adv = adv - jnp.sum(weight * adv) / jnp.maximum(jnp.sum(weight), 1e-8)
+    return adv
+
+
 __all__ = [
     "ReturnNormState",
     "categorical_kl",
     "kl_losses",
     "lambda_returns",
     "make_bins",
+    "reinforce_advantage",
     "symexp",
     "symlog",
     "twohot_encode",

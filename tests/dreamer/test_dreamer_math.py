@@ -115,3 +115,16 @@ def test_return_norm_ema_of_percentile_range():
     state, scale = math.update_return_norm(state, returns, 0.5)
     assert float(scale) == pytest.approx(67.5)
     assert float(state.low) == pytest.approx(3.75)
+
+
+def test_reinforce_advantage_hand_example():
+    # (G - v) / S with S = 2: [[4 - 1, 2 - 2], [6 - 1, 0 - 0]] / 2 = [[1.5, 0], [2.5, 0]].
+    # Centred with weights [[1, 1], [1, 0]]: weighted mean (1.5 + 0 + 2.5) / 3 = 4 / 3.
+    returns = jnp.array([[4.0, 2.0], [6.0, 0.0]])
+    values = jnp.array([[1.0, 2.0], [1.0, 0.0]])
+    weight = jnp.array([[1.0, 1.0], [1.0, 0.0]])
+    raw = math.reinforce_advantage(returns, values, weight, jnp.float32(2.0), False)
+    np.testing.assert_allclose(raw, [[1.5, 0.0], [2.5, 0.0]])
+    centred = math.reinforce_advantage(returns, values, weight, jnp.float32(2.0), True)
+    np.testing.assert_allclose(centred, [[1.5 - 4 / 3, -4 / 3], [2.5 - 4 / 3, -4 / 3]],
+                               rtol=1e-6)
