@@ -3,8 +3,12 @@ return after it, at 1 and 16 vmapped seeds, with the same network sizes, batch, 
 step, learning rate, discount, Polyak rate, warm-up length and replay size.
 
 Both libraries run `jit(vmap(train))(keys)` over the whole run; each timing excludes compilation
-(compiled once, then timed), and the runs of the two libraries alternate (interleaved rounds) so a
-busy machine slows both alike. The return is that of each library's final deterministic policy
+and a first untimed run (compiled once, run once, then timed). The runs of the two libraries
+alternate in interleaved rounds, the order reversed every other round, so a busy machine slows
+both alike; the markdown gives each round's ratio (rejax's time over ours) next to the 1-minute
+load average, since on a shared machine the ratio of two medians can swing with the load (at a
+load of 20-25 on 2 cores, three 3k-step rounds gave per-round ratios 1.12, 0.74, 1.08, yet 0.80
+as a ratio of medians). The return is that of each library's final deterministic policy
 (tanh of the Gaussian mean, rescaled), measured by the same evaluator on fresh episodes.
 
 rejax 0.1.3 calls `env.step` with gymnax's pre-1.0 five-value API; gymnax 1.0 returns six values,
@@ -22,6 +26,7 @@ Writes DIR/sac_vs_rejax.json and .md.
 
 import argparse
 import json
+import os
 import pathlib
 import time
 
@@ -163,15 +168,24 @@ def main() -> None:
         for name, build in libraries.items():
             train, final_state, policy_of = build(s)
             t0 = time.perf_counter()
-            compiled[name] = (jax.jit(train).lower(keys).compile(), final_state, policy_of)
-            result[name] = {"compile_s": time.perf_counter() - t0, "run_s": []}
-        for _ in range(args.rounds):
-            for name, (fn, final_state, policy_of) in compiled.items():
+            fn = jax.jit(train).lower(keys).compile()
+            compiled[name] = (fn, final_state, policy_of)
+            result[name] = {"compile_s": time.perf_counter() - t0, "run_s": [],
+                            "load_1min": []}
+            # one untimed run first (first-call costs), which also gives the final policies:
+            # the timed runs use the same keys, so they end in the same states
+            out = jax.block_until_ready(fn(keys))
+            returns = final_returns(policy_of, final_state(out), num_seeds)
+            result[name]["final_return_per_seed"] = returns.tolist()
+            del out
+        for round_ in range(args.rounds):
+            # alternate the order (A B, B A, ...) so load that drifts within a round hits both
+            order = list(compiled) if round_ % 2 == 0 else list(compiled)[::-1]
+            for name in order:
+                result[name]["load_1min"].append(round(os.getloadavg()[0], 2))
                 t0 = time.perf_counter()
-                out = jax.block_until_ready(fn(keys))
+                jax.block_until_ready(compiled[name][0](keys))
                 result[name]["run_s"].append(time.perf_counter() - t0)
-                returns = final_returns(policy_of, final_state(out), num_seeds)
-                result[name]["final_return_per_seed"] = returns.tolist()
         for name, r in result.items():
             run_s = float(np.median(r["run_s"]))
             mean, half = mean_and_ci(np.asarray(r["final_return_per_seed"]))
@@ -184,7 +198,8 @@ def main() -> None:
                   f"after {steps} steps {mean:.1f} +- {half:.1f}", flush=True)
 
     payload = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()},
-               "preset": args.preset, "rounds": args.rounds, "eval_episodes": EVAL_EPISODES,
+               "preset": args.preset, "rounds": args.rounds, "alternating": True,
+               "eval_episodes": EVAL_EPISODES,
                "rejax": rejax_version,
                "machine": describe_machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
                "rows": rows}
@@ -203,23 +218,40 @@ def write_markdown(payload: dict, path: pathlib.Path) -> None:
         f"{st['updates_per_step']} update per env step, Adam {st['lr']}, gamma {st['gamma']}, "
         f"tau {st['tau']}, {st['warmup']} warm-up steps, replay {st['buffer_size']}, "
         f"{steps} env steps per seed, 1 env per seed; `jit(vmap(train))` over the seeds, "
-        f"compile excluded; median of {payload['rounds']} interleaved run(s). Return: final "
-        f"deterministic policy, {payload['eval_episodes']} fresh episodes per seed, mean over "
-        "seeds +- 95% CI (normal approximation).", "",
-        "| library | seeds | env steps/s (all seeds) | ratio to rejax | compile s | "
-        f"return after {steps} steps |", "|---|---:|---:|---:|---:|---:|"]
+        f"compile{' and one untimed first run' if payload.get('alternating') else ''} "
+        f"excluded; median of {payload['rounds']} interleaved run(s)"
+        f"{', the order alternating by round' if payload.get('alternating') else ''}. "
+        f"Return: final deterministic policy, {payload['eval_episodes']} fresh episodes per "
+        "seed, mean over seeds +- 95% CI (normal approximation).", "",
+        "Ratio to rejax: of the median rates. Ratio per round: rejax's run time over this "
+        "library's in the same round (> 1: faster than rejax), robust to load that drifts "
+        "between rounds; load: the machine's 1-minute load average as each run started "
+        f"({payload['machine'].get('cores')} cores; other jobs share the machine).", "",
+        "| library | seeds | env steps/s (all seeds) | ratio to rejax | ratio per round | "
+        f"load | compile s | return after {steps} steps |",
+        "|---|---:|---:|---:|---|---|---:|---:|"]
     for row in rows:
         base = next((r for r in rows if r["library"] == "rejax" and r["seeds"] == row["seeds"]),
                     None)
         ratio = f"{row['env_steps_per_s'] / base['env_steps_per_s']:.2f}" if base else "n/a"
+        per_round = "n/a"
+        if base and row is not base:  # rejax's time over this library's, round by round
+            ratios = [b / a for a, b in zip(row["run_s"], base["run_s"], strict=True)]
+            per_round = (", ".join(f"{x:.2f}" for x in ratios)
+                         + f" (median {np.median(ratios):.2f})")
+        load = ", ".join(f"{x:.1f}" for x in row.get("load_1min", []))
         lines.append(f"| {row['library']} | {row['seeds']} | {row['env_steps_per_s']:.0f} | "
-                     f"{ratio} | "
+                     f"{ratio} | {per_round} | {load or 'n/a'} | "
                      f"{row['compile_s']:.1f} | {row['final_return_mean']:.1f} +- "
                      f"{row['final_return_ci95']:.1f} |")
     m = payload["machine"]
     lines += ["", f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
-              f"jax {m.get('jax')} ({m.get('jax_backend')}); run {payload['date']}.",
-              "", "Differences that remain by design: see the docstring of "
+              f"jax {m.get('jax')} ({m.get('jax_backend')}); run {payload['date']}"
+              + (f"; load average at the end (1, 5, 15 min): {m['load_average_1_5_15_min']}."
+                 if "load_average_1_5_15_min" in m else ".")]
+    if payload.get("note"):
+        lines += ["", payload["note"]]
+    lines += ["", "Differences that remain by design: see the docstring of "
               "`benchmarks/sac_vs_rejax.py` (rejax's warm-up acts with its initial policy, "
               "treats the time limit as terminal and stores the reset observation as next "
               "observation; rejax 0.1.3 needs an adapter for gymnax 1.0's six-value step)."]
