@@ -60,7 +60,7 @@ PyTorch runs at 1 and 2 threads (`torch.set_num_threads`; the machine has 2 core
 ratios the median of per-round ratios. The machine is shared: see the load averages written.
 
 Run:  python benchmarks/vs_mbrl_lib.py [--venv /work/venv-mbrl] [--rounds 3] [--mbpo-rounds 2]
-Writes benchmarks/results/vs_mbrl_lib.json and .md.
+Writes benchmarks/results/vs_mbrl_lib.json and .md (vs_mbrl_lib_TAG.* with --tag TAG).
 """
 
 import argparse
@@ -287,6 +287,7 @@ def main() -> None:
     parser.add_argument("--mbpo-rounds", type=int, default=2)
     parser.add_argument("--out", type=pathlib.Path, default=HERE / "results")
     parser.add_argument("--quick", action="store_true", help="1 round of (a)-(b), no MBPO")
+    parser.add_argument("--tag", default="", help="write vs_mbrl_lib_TAG.json/.md instead")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.mbpo_rounds = 1, 0
@@ -304,7 +305,7 @@ def main() -> None:
     result["mbrl_lib"] = {**lib.info, "install": "pip install mbrl==0.2.0 --no-deps, plus "
                           "omegaconf, hydra-core, gymnasium==0.26.3, numpy<2, termcolor, tqdm, "
                           "matplotlib, imageio, torch (CPU build), in its own venv"}
-    write(args.out, result)
+    write(args.out, result, f"_{args.tag}" if args.tag else "")
 
 
 def measure(args, lib: MbrlLib, data: dict) -> dict:
@@ -406,9 +407,9 @@ def measure(args, lib: MbrlLib, data: dict) -> dict:
     return result
 
 
-def write(out: pathlib.Path, result: dict) -> None:
+def write(out: pathlib.Path, result: dict, suffix: str = "") -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "vs_mbrl_lib.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"vs_mbrl_lib{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
     m, lib = result["machine"], result["mbrl_lib"]
     fit, roll = result["fit_seconds_per_epoch"], result["rollout_seconds"]
     mbpo = result.get("mbpo", {"seconds": {"ours": []}})
@@ -449,7 +450,7 @@ def write(out: pathlib.Path, result: dict) -> None:
     ]
     if "env_steps" in mbpo:
         lines += mbpo_lines(mbpo)
-    (out / "vs_mbrl_lib.md").write_text("\n".join(lines) + "\n")
+    (out / f"vs_mbrl_lib{suffix}.md").write_text("\n".join(lines) + "\n")
 
 
 def mbpo_lines(mbpo: dict) -> list[str]:
