@@ -131,6 +131,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="root PRNG seed (seed sets 0, 1, ...: independent seeds)")
     parser.add_argument("--preset", choices=PRESETS, default="cpu")
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     parser.add_argument("--write-results", action="store_true")
@@ -139,10 +141,12 @@ def main() -> None:
                        else Path("runs/exercise3"))
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    result = run_mbpo(args.seeds, args.steps, preset=args.preset)
+    result = run_mbpo(args.seeds, args.steps, seed=args.seed, preset=args.preset)
     result.update(jax=jax.__version__, backend=jax.default_backend(),
                   total_seconds=time.perf_counter() - start)
-    path = out / f"exercise3_mbpo_{args.preset}.json"
+    result.update(seed=args.seed)
+    suffix = f"_seed{args.seed}" if args.seed else ""
+    path = out / f"exercise3_mbpo_{args.preset}{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"mean return by episode: {np.round(result['return_mean'], 1).tolist()}")
     print(f"first env step with mean return >= -200: "

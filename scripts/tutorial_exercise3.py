@@ -13,6 +13,7 @@ Run:  python scripts/tutorial_exercise3.py                      (SAC, 5 seeds, 1
       python scripts/tutorial_exercise3.py --methods mbpo         (MBPO, 5 seeds, 3k steps)
       python scripts/tutorial_exercise3.py --quick              (a smoke run)
       python scripts/tutorial_exercise3.py --write-results      (write to scripts/results/)
+      python scripts/tutorial_exercise3.py --plot-only A.json B.json --plot-path P.png
 By default results go to scripts/out/ (ignored by git).
 """
 
@@ -253,7 +254,17 @@ def main() -> None:
                         help="MBPO's settings (exercise3_mbpo.pendulum_config)")
     parser.add_argument("--write-results", action="store_true",
                         help="write to scripts/results/ (committed) instead of scripts/out/")
+    parser.add_argument("--plot-only", type=pathlib.Path, nargs="+", default=None,
+                        metavar="JSON", help="only draw these result files (label: file name) "
+                        "into --plot-path")
+    parser.add_argument("--plot-path", type=pathlib.Path, default=None)
     args = parser.parse_args()
+    if args.plot_only:
+        path = args.plot_path or HERE / "out" / "tutorial_exercise3.png"
+        plot({p.stem.removeprefix("tutorial_exercise3_"): json.loads(p.read_text())
+              for p in args.plot_only}, path)
+        print(f"plot: {path}")
+        return
     out = HERE / ("results" if args.write_results else "out")
     out.mkdir(exist_ok=True)
     default_steps = {"sac": 10_000, "mbpo": 3_000}

@@ -28,6 +28,7 @@ def _mountain_car(obs, action, next_obs):  # gymnax: position >= 0.45 and veloci
 TERMINATION_FNS: dict[str, Callable[[jax.Array, jax.Array, jax.Array], jax.Array]] = {
     "Pendulum-v1": _never,
     "MountainCarContinuous-v0": _mountain_car,
+    "brax/halfcheetah": _never,  # brax's HalfCheetah has no termination, only the time limit
 }
 """Known `termination_fn(obs [O], action [A], next_obs [O]) -> bool []` per env id."""
 

@@ -40,3 +40,26 @@ def test_brax_halfcheetah_runs_through_sac_under_jit_vmap():
     assert not data.done[0, :16].any()                            # truncation bootstraps
     assert int(carry.agent.num_updates[0]) == 4
     assert np.isfinite(np.asarray(metrics["critic_loss"])).all()
+
+
+@pytest.mark.slow
+def test_brax_halfcheetah_runs_through_mbpo_under_jit_vmap():
+    from mbrl_jax.mbpo import MBPOConfig
+    from mbrl_jax.mbpo import make_train as make_mbpo_train
+    from mbrl_jax.models import EnsembleConfig
+
+    env, params = envs.make("brax/halfcheetah", episode_length=5, backend="spring")
+    model = EnsembleConfig.mbpo(17, 6, ensemble_size=3, num_elites=2, hidden_sizes=(8,),
+                                layer_weight_decay=(1e-4, 1e-4), batch_size=4, max_epochs=2)
+    config = MBPOConfig(total_steps=12, env_steps_per_iteration=4, warmup_steps=4,
+                        rollout_starts=6, updates_per_step=1, model=model, eval_episodes=0,
+                        sac=SACConfig(hidden_sizes=(8,), batch_size=8))
+    _, metrics = jax.jit(jax.vmap(make_mbpo_train(config, env, params)))(
+        jax.random.split(jax.random.key(0), 2))
+    done = np.asarray(metrics["done"])                            # [seeds, T]
+    np.testing.assert_array_equal(done[0], [0, 0, 0, 0, 1] * 2 + [0, 0])  # time limit 5
+    assert not np.asarray(metrics["terminated"]).any()            # HalfCheetah never terminates
+    # the model was fitted and model data stored: rollouts from real states after each refit
+    assert (np.asarray(metrics["model_buffer_size"])[:, -1] > 0).all()
+    for leaf in jax.tree.leaves(metrics):
+        assert np.isfinite(np.asarray(leaf, np.float64)).all()
