@@ -21,7 +21,8 @@ and PyTorch; it imports nothing of mbrl_jax). Commands (each sets `torch.set_num
   {"cmd": "mbpo", "threads": T, "seed": S, ...settings}
       `mbrl.algorithms.mbpo.train` on gymnasium's Pendulum-v1; answers the seconds of the whole
       run, the wall-clock of each model refit's end (to time the steady state between refits),
-      the SAC updates done by then, the epochs of each refit and the SAC updates in all.
+      the SAC updates done and env rows held by then, the epochs of each refit and the SAC
+      updates in all.
 """
 
 import contextlib
@@ -176,16 +177,17 @@ def mbpo_config(cmd: dict) -> omegaconf.DictConfig:
 
 
 def run_mbpo(cmd: dict) -> dict:
-    refits, updates_at_refit, epochs = [], [], []
+    refits, updates_at_refit, rows_at_refit, epochs = [], [], [], []
     updates = [0]
     original_refit = common.train_model_and_save_model_and_data
     original_train = models.ModelTrainer.train
     original_update = pranz24_sac.SAC.update_parameters
 
-    def timed_refit(*args, **kwargs):
-        out = original_refit(*args, **kwargs)
+    def timed_refit(model, trainer, cfg, replay_buffer, *args, **kwargs):
+        out = original_refit(model, trainer, cfg, replay_buffer, *args, **kwargs)
         refits.append(time.perf_counter())
         updates_at_refit.append(updates[0])
+        rows_at_refit.append(replay_buffer.num_stored)
         return out
 
     def counted_train(self, *args, **kwargs):
@@ -215,7 +217,8 @@ def run_mbpo(cmd: dict) -> dict:
         models.ModelTrainer.train = original_train
         pranz24_sac.SAC.update_parameters = original_update
     return {"seconds": seconds, "refit_seconds_since_start": [r - t0 for r in refits],
-            "updates_at_refit": updates_at_refit, "epochs_per_refit": epochs,
+            "updates_at_refit": updates_at_refit, "rows_at_refit": rows_at_refit,
+            "epochs_per_refit": epochs,
             "updates": updates[0], "best_eval_return": float(best)}
 
 

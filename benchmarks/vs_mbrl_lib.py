@@ -374,7 +374,7 @@ def measure(args, lib: MbrlLib, data: dict) -> dict:
         out = lib(**mbrl_lib_mbpo_cmd(config, r + 1))
         refits, updates = out["refit_seconds_since_start"], out["updates_at_refit"]
         # mbrl-lib's steady state: from its first refit's end to its last's
-        assert len(refits) == MBPO_STEPS // F - 1, out
+        assert out["rows_at_refit"] == list(range(2 * F, MBPO_STEPS + 1, F)), out
         assert updates[-1] - updates[0] == steady_updates, out
         assert all(e == MODEL_EPOCHS for e in out["epochs_per_refit"]), out
         mbpo["mbrl_lib"].append(out["seconds"])
