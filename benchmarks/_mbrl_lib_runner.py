@@ -9,12 +9,20 @@ and PyTorch; it imports nothing of mbrl_jax). Commands (each sets `torch.set_num
       a fresh `GaussianMLP` ensemble in `OneDTransitionRewardModel`, `ModelTrainer.train` on
       the data's transitions for N epochs without early stopping (20% holdout, batch 256);
       answers the seconds of iterators + normaliser + training. The model is kept for "rollout".
-  {"cmd": "rollout", "threads": T}
+  {"cmd": "rollout", "threads": T, "seed": S, "repeats": R}
       `ModelEnv.step(..., sample=True)` over the data's `rollout_actions` `[H, B, A]` from
-      `rollout_obs` `[B, O]` (TS-1 among the elites); answers the seconds.
+      `rollout_obs` `[B, O]` (TS-1 among the elites), R times; answers the median seconds.
+  {"cmd": "matmul", "threads": T, "sizes": [4, 200, ..., 8], "batches": NB, "batch": B,
+   "holdout": V, "starts": S, "horizon": H, "repeats": R}
+      only the matrix products of (a)'s epoch (per batch the forward and both backward
+      products of every layer, 7 members, then the holdout forward) and of (b)'s rollout (H
+      forwards of S rows split over 5 elites), as `torch.bmm` on random tensors; answers
+      each one's median seconds of R.
   {"cmd": "mbpo", "threads": T, "seed": S, ...settings}
       `mbrl.algorithms.mbpo.train` on gymnasium's Pendulum-v1; answers the seconds of the whole
-      run and the wall-clock of each model refit (to time the steady state between refits).
+      run, the wall-clock of each model refit's end (to time the steady state between refits),
+      the SAC updates done and env rows held by then, the epochs of each refit and the SAC
+      updates in all.
 """
 
 import contextlib
@@ -27,6 +35,7 @@ import gymnasium as gym
 import mbrl.algorithms.mbpo as mbpo
 import mbrl.env.termination_fns as termination_fns
 import mbrl.models as models
+import mbrl.third_party.pytorch_sac_pranz24.sac as pranz24_sac
 import mbrl.util.common as common
 import numpy as np
 import omegaconf
@@ -78,13 +87,53 @@ def rollout(state: dict, data: dict, cmd: dict) -> dict:
     model_env = models.ModelEnv(env, state["model"], termination_fns.no_termination, None,
                                 generator=generator)
     actions = data["rollout_actions"]
-    t0 = time.perf_counter()
-    model_state = model_env.reset(data["rollout_obs"], return_as_np=True)
-    for t in range(actions.shape[0]):
-        next_obs, reward, done, model_state = model_env.step(actions[t], model_state,
-                                                            sample=True)
-    seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "finite": bool(np.isfinite(next_obs).all())}
+    times = []
+    for _ in range(cmd.get("repeats", 1)):
+        t0 = time.perf_counter()
+        model_state = model_env.reset(data["rollout_obs"], return_as_np=True)
+        for t in range(actions.shape[0]):
+            next_obs, reward, done, model_state = model_env.step(actions[t], model_state,
+                                                                sample=True)
+        times.append(time.perf_counter() - t0)
+    return {"seconds": float(np.median(times)), "finite": bool(np.isfinite(next_obs).all())}
+
+
+def matmul(cmd: dict) -> dict:
+    sizes, b = cmd["sizes"], cmd["batch"]
+    weights = [torch.randn(ENSEMBLE, i, o) * 0.05
+               for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+
+    def forward(ws: list, rows: int) -> list:
+        acts = [torch.randn(ws[0].shape[0], rows, sizes[0])]
+        for w in ws:
+            acts.append(torch.bmm(acts[-1], w))
+        return acts
+
+    def epoch() -> None:
+        for _ in range(cmd["batches"]):
+            acts = forward(weights, b)
+            grad = acts[-1]
+            for w, a in zip(weights[::-1], acts[-2::-1], strict=True):
+                torch.bmm(a.transpose(1, 2), grad)  # dW
+                grad = torch.bmm(grad, w.transpose(1, 2))  # dX
+        forward(weights, cmd["holdout"])  # every member on every holdout row
+
+    def roll() -> None:
+        elites = [w[:ELITES] for w in weights]
+        for _ in range(cmd["horizon"]):
+            forward(elites, cmd["starts"] // ELITES)
+
+    out = {}
+    with torch.no_grad():
+        for name, fn in (("epoch_seconds", epoch), ("rollout_seconds", roll)):
+            fn()
+            times = []
+            for _ in range(cmd["repeats"]):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+            out[name] = float(np.median(times))
+    return out
 
 
 def mbpo_config(cmd: dict) -> omegaconf.DictConfig:
@@ -104,7 +153,7 @@ def mbpo_config(cmd: dict) -> omegaconf.DictConfig:
             "target_is_delta": True, "learned_rewards": True, "freq_train_model": f,
             "real_data_ratio": cmd["real_ratio"], "sac_samples_action": True,
             "initial_exploration_steps": cmd["warmup_steps"], "random_initial_explore": True,
-            "num_eval_episodes": 1,
+            "num_eval_episodes": 1, "dataset_size": cmd["dataset_size"],
             "agent": {
                 "_target_": "mbrl.third_party.pytorch_sac_pranz24.sac.SAC",
                 "num_inputs": "???",
@@ -116,7 +165,8 @@ def mbpo_config(cmd: dict) -> omegaconf.DictConfig:
                          "device": "cpu", "lr": cmd["sac_lr"]}}},
         "overrides": {
             "env": "Pendulum-v1", "num_steps": cmd["loop_steps"], "epoch_length": 4 * f,
-            "num_elites": ELITES, "patience": 5, "model_lr": 1e-3, "model_wd": 1e-5,
+            "num_elites": ELITES, "patience": cmd["model_patience"], "model_lr": 1e-3,
+            "model_wd": 1e-5,
             "model_batch_size": BATCH, "validation_ratio": HOLDOUT,
             "num_epochs_train_model": cmd["model_max_epochs"], "freq_train_model": f,
             "effective_model_rollouts_per_step": cmd["rollout_starts"] // f,
@@ -127,27 +177,49 @@ def mbpo_config(cmd: dict) -> omegaconf.DictConfig:
 
 
 def run_mbpo(cmd: dict) -> dict:
-    refits = []
-    original = common.train_model_and_save_model_and_data
+    refits, updates_at_refit, rows_at_refit, epochs = [], [], [], []
+    updates = [0]
+    original_refit = common.train_model_and_save_model_and_data
+    original_train = models.ModelTrainer.train
+    original_update = pranz24_sac.SAC.update_parameters
 
-    def timed_refit(*args, **kwargs):
-        out = original(*args, **kwargs)
+    def timed_refit(model, trainer, cfg, replay_buffer, *args, **kwargs):
+        out = original_refit(model, trainer, cfg, replay_buffer, *args, **kwargs)
         refits.append(time.perf_counter())
+        updates_at_refit.append(updates[0])
+        rows_at_refit.append(replay_buffer.num_stored)
         return out
 
+    def counted_train(self, *args, **kwargs):
+        out = original_train(self, *args, **kwargs)
+        epochs.append(len(out[0]))
+        return out
+
+    def counted_update(self, *args, **kwargs):
+        updates[0] += 1
+        return original_update(self, *args, **kwargs)
+
     common.train_model_and_save_model_and_data = timed_refit  # what mbpo.train calls
+    models.ModelTrainer.train = counted_train
+    pranz24_sac.SAC.update_parameters = counted_update
     torch.manual_seed(cmd["seed"])
     env, test_env = gym.make("Pendulum-v1"), gym.make("Pendulum-v1")
     env.reset(seed=cmd["seed"])
     test_env.reset(seed=cmd["seed"] + 1)
-    with tempfile.TemporaryDirectory() as work_dir:
-        t0 = time.perf_counter()
-        best = mbpo.train(env, test_env, termination_fns.no_termination, mbpo_config(cmd),
-                          silent=True, work_dir=work_dir)
-        seconds = time.perf_counter() - t0
-    common.train_model_and_save_model_and_data = original
+    try:
+        with tempfile.TemporaryDirectory() as work_dir:
+            t0 = time.perf_counter()
+            best = mbpo.train(env, test_env, termination_fns.no_termination, mbpo_config(cmd),
+                              silent=True, work_dir=work_dir)
+            seconds = time.perf_counter() - t0
+    finally:
+        common.train_model_and_save_model_and_data = original_refit
+        models.ModelTrainer.train = original_train
+        pranz24_sac.SAC.update_parameters = original_update
     return {"seconds": seconds, "refit_seconds_since_start": [r - t0 for r in refits],
-            "best_eval_return": float(best)}
+            "updates_at_refit": updates_at_refit, "rows_at_refit": rows_at_refit,
+            "epochs_per_refit": epochs,
+            "updates": updates[0], "best_eval_return": float(best)}
 
 
 def main() -> None:
@@ -163,6 +235,8 @@ def main() -> None:
                 out = fit(state, data, cmd)
             elif cmd["cmd"] == "rollout":
                 out = rollout(state, data, cmd)
+            elif cmd["cmd"] == "matmul":
+                out = matmul(cmd)
             elif cmd["cmd"] == "mbpo":
                 out = run_mbpo(cmd)
             else:

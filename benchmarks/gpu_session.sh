@@ -7,19 +7,7 @@
 # Every job has its own time limit; results are packed into $OUT/gpu_results.tgz with the log.
 set -u
 cd "$(dirname "$0")/.."
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-  --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
-R=/tmp/gpu_results; mkdir -p $R
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-LOG=$OUT/log.txt
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > $R/nvidia_smi.txt
-job() {  # job NAME SECONDS CMD...
-  local name=$1 limit=$2; shift 2
-  echo "=== $name (limit ${limit}s) $(date +%T)" >> "$LOG"
-  timeout "$limit" "$@" > "$R/$name.log" 2>&1; echo "=== $name exit $? $(date +%T)" >> "$LOG"
-  tail -n 25 "$R/$name.log" >> "$LOG"
-}
+source benchmarks/gpu_common.sh
 job mcts_throughput 130 python3 benchmarks/mcts_throughput.py --preset gpu --out $R/mcts
 job dreamer_throughput 90 python3 benchmarks/dreamer_throughput.py --preset gpu --out $R/dreamer_bench
 job seed_scaling 100 python3 benchmarks/seed_scaling.py --quick --out $R/seed_scaling

@@ -25,7 +25,7 @@ from mbrl_jax.models import EnsembleConfig
 from mbrl_jax.sac import SACConfig
 
 EPISODE = 200  # Pendulum-v1's time limit
-PRESETS = ("cpu", "cpu-r10k", "cpu-g20", "gpu")
+PRESETS = ("cpu", "cpu-r10k", "cpu-h5", "cpu-g20", "gpu")
 TARGET = -200.0
 
 
@@ -39,7 +39,8 @@ def pendulum_config(steps: int, preset: str = "cpu") -> MBPOConfig:
     step (the paper's value for simple tasks), SAC 2 x 64 with batch 128 and Adam 1e-3 (the
     SAC exercise's tuned step), model 3 x 64,
     1000 rollouts per refit (the paper: 100k), at most 30 epochs per refit. "cpu-r10k": "cpu"
-    with 10k rollouts per refit (a model buffer of 40k transitions). "cpu-g20": G = 20,
+    with 10k rollouts per refit (a model buffer of 40k transitions). "cpu-h5": "cpu" with
+    horizon 5 throughout. "cpu-g20": G = 20,
     SAC 2 x 128 with batch 256, model 3 x 128, 4000 rollouts per refit. `--preset gpu` keeps
     the paper's sizes: G = 20, SAC 2 x 256, batch 256, model 4 x 200, 100k rollouts.
     """
@@ -64,6 +65,8 @@ def pendulum_config(steps: int, preset: str = "cpu") -> MBPOConfig:
                       alpha_lr=1e-3))
     if preset == "cpu-r10k":  # "cpu" with 10x the rollouts: 40 per env step (paper: 400)
         return dataclasses.replace(cpu, rollout_starts=10_000)
+    if preset == "cpu-h5":  # "cpu" with 5-step rollouts from the start (5000 per refit)
+        return dataclasses.replace(cpu, rollout_schedule=(0, 1, 5, 5))
     return cpu
 
 
