@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 _CACHE_ENV = "MBRL_JAX_TEST_COMPILATION_CACHE"
+_FAST_COMPILE = "--xla_backend_optimization_level=0"
 
 
 def pytest_configure(config):
@@ -24,6 +25,14 @@ def pytest_configure(config):
         config._mbrl_jax_cache_owner = path
     os.environ["JAX_COMPILATION_CACHE_DIR"] = path
     jax.config.update("jax_compilation_cache_dir", path)
+    # The fast suite is bound by compiling many small programs that each run for milliseconds:
+    # skipping LLVM's optimisation passes for the CPU code (not XLA's graph passes, so fusion and
+    # the arithmetic are unchanged) cuts compile time by about a third. Set before the backend
+    # starts, in the controller, the workers and (inherited) the CLI subprocesses; a flag the
+    # user already gives wins.
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "--xla_backend_optimization_level" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {_FAST_COMPILE}".strip()
 
 
 def pytest_unconfigure(config):

@@ -39,7 +39,9 @@ print("SEEDS-MATCH")
 
 def test_seeds_sharded_over_four_devices_equal_the_single_device_run(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT),
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+           "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
+                        "--xla_force_host_platform_device_count=4".strip(),
+           "JAX_PLATFORMS": "cpu"}
     out = subprocess.run([sys.executable, "-c", _SHARDED], env=env, capture_output=True,
                          text=True)
     assert "SEEDS-MATCH" in out.stdout, out.stderr[-3000:]
