@@ -29,9 +29,10 @@ def pytest_configure(config):
     # skipping LLVM's optimisation passes for the CPU code (not XLA's graph passes, so fusion and
     # the arithmetic are unchanged) cuts compile time by about a third. Set before the backend
     # starts, in the controller, the workers and (inherited) the CLI subprocesses; a flag the
-    # user already gives wins.
+    # user already gives wins. Not for the slow learning tests, which are bound by running.
     flags = os.environ.get("XLA_FLAGS", "")
-    if "--xla_backend_optimization_level" not in flags:
+    markexpr = (config.getoption("markexpr", default="") or "").replace("not slow", "")
+    if "--xla_backend_optimization_level" not in flags and "slow" not in markexpr:
         os.environ["XLA_FLAGS"] = f"{flags} {_FAST_COMPILE}".strip()
 
 
