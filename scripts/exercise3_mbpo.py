@@ -145,9 +145,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     result = run_mbpo(args.seeds, args.steps, seed=args.seed, preset=args.preset)
-    result.update(jax=jax.__version__, backend=jax.default_backend(),
+    result.update(seed=args.seed, jax=jax.__version__, backend=jax.default_backend(),
                   total_seconds=time.perf_counter() - start)
-    result.update(seed=args.seed)
     suffix = f"_seed{args.seed}" if args.seed else ""
     path = out / f"exercise3_mbpo_{args.preset}{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")

@@ -29,7 +29,7 @@ import jax
 import numpy as np
 
 from mbrl_jax import envs
-from mbrl_jax.core.episodes import mean_and_ci
+from mbrl_jax.core.episodes import episode_returns, mean_and_ci, pad_episodes
 from mbrl_jax.core.loop import run_chunked
 from mbrl_jax.mbpo import MBPOConfig
 from mbrl_jax.mbpo import make_trainer as make_mbpo
@@ -39,7 +39,6 @@ from mbrl_jax.sac import make_trainer as make_sac
 
 HERE = Path(__file__).resolve().parent
 ENV_ID = "brax/halfcheetah"
-EPISODE = 1000
 ALGOS = ("sac", "mbpo")
 
 
@@ -61,12 +60,6 @@ def configs(preset: str, steps: int, eval_episodes: int) -> dict:
     return {"sac": sac, "mbpo": mbpo}
 
 
-def episode_returns(reward: np.ndarray) -> np.ndarray:
-    """[seeds, T] rewards -> [seeds, T // 1000] returns of the finished training episodes."""
-    n = reward.shape[1] // EPISODE
-    return reward[:, : n * EPISODE].reshape(reward.shape[0], n, EPISODE).sum(-1)
-
-
 def run(algo: str, args) -> dict:
     env, params = envs.make(ENV_ID, backend=args.backend)
     config = configs(args.preset, args.steps, args.eval_episodes)[algo]
@@ -78,13 +71,16 @@ def run(algo: str, args) -> dict:
               "eval_steps": [], "eval_return_per_seed": [], "train_return_per_seed": [],
               "device": str(jax.devices()[0].device_kind), "jax": jax.__version__,
               "config": repr(config)}
-    rewards: list[np.ndarray] = []
+    rewards: list[np.ndarray] = []  # per chunk, [seeds, chunk env steps]
+    dones: list[np.ndarray] = []
     start = time.perf_counter()
     deadline = start + args.time_limit
 
     def on_chunk(chunk) -> None:
         rewards.append(np.asarray(chunk.metrics["reward"]).reshape(args.seeds, -1))
-        train = episode_returns(np.concatenate(rewards, 1))
+        dones.append(np.asarray(chunk.metrics["done"]).reshape(args.seeds, -1))
+        train = pad_episodes(episode_returns(np.concatenate(rewards, 1),
+                                             np.concatenate(dones, 1)))
         if chunk.eval_metrics:
             ret = np.asarray(chunk.eval_metrics["return"]).mean(-1)  # [seeds, evals]
             record["eval_steps"] += [int(s) for s in chunk.eval_steps]
