@@ -26,11 +26,12 @@ class AlgorithmSpec(NamedTuple):
     default_env: env id used when --env is not given.
     default_steps: env steps per seed used when --steps is not given.
     label: `args -> str`, the legend label of the run's learning curve.
+    check_env: `(env, env_params) -> None`, the algorithm's own check that it can train on an env
+      (the same function its `make_trainer` runs), raising an env error (e.g. `NotTabularError`)
+      or `ConfigError` otherwise; `mbrl-jax envs` lists, for each env id, the algorithms whose
+      check passes. Required: a listing without it would claim every env.
     test_args: CLI arguments after `train NAME` for a run of a few seconds on the CPU (tiny
       networks, few steps); tests parametrised over the registry use them.
-    check_env: `(env, env_params) -> None`, the algorithm's own check that it can train on an env
-      (the same one `build` runs), raising an env error (e.g. `NotTabularError`) or `ConfigError`
-      otherwise; `mbrl-jax envs` lists, for each env id, the algorithms whose check passes.
     """
 
     name: str
@@ -40,8 +41,8 @@ class AlgorithmSpec(NamedTuple):
     default_env: str
     default_steps: int
     label: Callable[[argparse.Namespace], str]
+    check_env: Callable[[Any, Any], None]
     test_args: tuple[str, ...] = ()
-    check_env: Callable[[Any, Any], None] | None = None
 
 
 _SPEC_MODULES = (

@@ -82,15 +82,16 @@ def _env_table() -> str:
         accepted = []
         for spec in specs.values():
             try:
-                if spec.check_env is not None:
-                    spec.check_env(env, env_params)
-                accepted.append(spec.name)
-            except (ConfigError, ValueError, TypeError):
-                pass
+                spec.check_env(env, env_params)
+            except (ConfigError, envs.NotTabularError):
+                continue
+            accepted.append(spec.name)
         rows.append((env_id, ", ".join(accepted) or "-"))
     width = max(len(r[0]) for r in rows)
-    return "\n".join([f"{'env id':<{width}}  algorithms that accept it"]
-                     + [f"{env_id:<{width}}  {algos}" for env_id, algos in rows])
+    return "\n".join([f"{'env id':<{width}}  algorithms that accept it (default settings)"]
+                     + [f"{env_id:<{width}}  {algos}" for env_id, algos in rows]
+                     + ["", "mbpo defaults to --termination env (a known termination function); "
+                        "any other Box-action env trains with --termination learned or none."])
 
 
 def _add_run_options(parser: argparse.ArgumentParser, spec) -> None:

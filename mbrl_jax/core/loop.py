@@ -9,9 +9,10 @@ Iterations. One `step` is one *iteration* of the algorithm, made of `env_steps_p
 env steps and whatever periodic work is due once per iteration (a model refit, a batch of
 gradient updates). Periodic work therefore runs exactly when due: under `vmap`, a `lax.cond` on a
 step counter becomes a `select` that would run both branches every step. Metrics stay per env step:
-with F > 1 every metric leaf a `step` returns has a leading `[F]` axis and the driver flattens
-iterations x F into env steps (a per-iteration quantity such as a loss is broadcast over its F
-env steps by the algorithm); with F = 1 leaves carry no such axis.
+every metric leaf a `step` returns has a leading `[F]` axis, for every F including 1, and the
+driver flattens iterations x F into env steps (a per-iteration quantity such as a loss is
+broadcast over its F env steps by the algorithm). A leaf without that axis is refused when the
+run is traced (`MetricsShapeError`), so no algorithm can fold its statistics over the wrong axes.
 
 Evaluation. With `eval_every=K` the driver runs `trainer.evaluate` after every K iterations inside
 the compiled program, as a nested loop (K iterations, then one evaluation), never a per-step
@@ -44,8 +45,9 @@ class Trainer(NamedTuple):
     """A training run as pure functions.
 
     init: (key, hparams) -> carry.
-    step: (carry, hparams) -> (carry, metrics), one iteration (for Dyna: one env step). Metric
-      leaves are `[F, ...]` per env step of the iteration when F = env_steps_per_iteration > 1.
+    step: (carry, hparams) -> (carry, metrics), one iteration (for Dyna: one env step). Every
+      metric leaf is `[F, ...]`, one row per env step of the iteration (F =
+      env_steps_per_iteration, also when F = 1).
     result: carry -> the final state handed back to users.
     num_iterations: iterations in a whole run.
     default_hparams: the sweepable-hyperparameter pytree used when none is given.
@@ -73,16 +75,35 @@ class Trainer(NamedTuple):
         return self.num_iterations * self.env_steps_per_iteration
 
 
+class MetricsShapeError(ValueError):
+    """A trainer's `step` returned a metric leaf without its leading `[F]` axis."""
+
+
+def check_step_metrics(trainer: Trainer, metrics: Metrics) -> None:
+    """Raise `MetricsShapeError` unless every leaf of one `step`'s metrics is `[F, ...]`."""
+    f = trainer.env_steps_per_iteration
+    for path, leaf in jax.tree_util.tree_leaves_with_path(metrics):
+        shape = jnp.shape(leaf)
+        if not shape or shape[0] != f:
+            raise MetricsShapeError(
+                f"metric {jax.tree_util.keystr(path)} of one step has shape {shape}; every "
+                f"metric leaf must have a leading axis of env_steps_per_iteration = {f} (one row "
+                "per env step, also when it is 1)")
+
+
 def scan_steps(trainer: Trainer, carry: Carry, hparams: HParams, length: int):
     """Run `length` iterations of `trainer.step` as one `lax.scan`.
 
     Returns `(carry, metrics)` with metric leaves `[length * F, ...]`, one row per env step.
+    Raises `MetricsShapeError` (when traced) if a step's metric leaf lacks its `[F]` axis.
     """
-    carry, metrics = jax.lax.scan(lambda c, _: trainer.step(c, hparams), carry, None,
-                                  length=length)
-    if trainer.env_steps_per_iteration > 1:
-        metrics = jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), metrics)
-    return carry, metrics
+    def one(c, _):
+        c, metrics = trainer.step(c, hparams)
+        check_step_metrics(trainer, metrics)
+        return c, metrics
+
+    carry, metrics = jax.lax.scan(one, carry, None, length=length)
+    return carry, jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), metrics)
 
 
 class RunState(NamedTuple):

@@ -43,6 +43,12 @@ def _build(args, env, env_params):
     return trainer, config
 
 
+def _check_env(env, env_params) -> None:
+    from mbrl_jax.dreamer.train import check_env
+
+    check_env(env, env_params)
+
+
 def _label(args) -> str:
     return f"dreamer, train ratio {args.train_ratio:g}"
 
@@ -54,5 +60,6 @@ SPECS = (
                              "--prefill", "16", "--batch", "2", "--seq-len", "8",
                              "--train-ratio", "2", "--deter", "8", "--hidden", "8", "--layers",
                              "1", "--latents", "2", "4", "--horizon", "3",
-                             "--capacity", "64")),
+                             "--capacity", "64"),
+                  check_env=_check_env),
 )

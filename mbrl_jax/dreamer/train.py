@@ -57,15 +57,23 @@ def action_spec(env, env_params):
                              "Discrete or Box action space")
 
 
-def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
-    """Build (not trace) a DreamerV3 run. Raises `ConfigError` naming a bad field."""
-    config.validate()
-    c = config
-    discrete, action_dim, low, high = action_spec(env, env_params)
+def check_env(env, env_params) -> tuple:
+    """What Dreamer needs of an env (the check `make_trainer` runs, and `mbrl-jax envs` lists):
+    Discrete or Box actions and vector or `[H, W, C]` observations. Returns `(action_spec(...),
+    obs_shape)`; raises `ConfigError("env", ...)` otherwise."""
+    spec = action_spec(env, env_params)
     obs_shape = tuple(env.observation_space(env_params).shape)
     if len(obs_shape) not in (1, 3):
         raise ConfigError("env", f"observations must be vectors or [H, W, C] grids, got shape "
                                  f"{obs_shape}")
+    return spec, obs_shape
+
+
+def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
+    """Build (not trace) a DreamerV3 run. Raises `ConfigError` naming a bad field."""
+    config.validate()
+    c = config
+    (discrete, action_dim, low, high), obs_shape = check_env(env, env_params)
     agent = make_agent(c, obs_shape, action_dim, discrete)
     e = c.num_envs
     obs_dtype = jnp.float32
@@ -179,4 +187,4 @@ def make_train(config: DreamerConfig, env, env_params):
     return make_train_fn(make_trainer(config, env, env_params))
 
 
-__all__ = ["DreamerCarry", "action_spec", "make_train", "make_trainer"]
+__all__ = ["DreamerCarry", "action_spec", "check_env", "make_train", "make_trainer"]

@@ -55,10 +55,10 @@ def make_trainer(config: DynaConfig, env, env_params) -> Trainer:
         s_t = spec.obs_to_row(info["final_observation"])
         state = agent.update(carry.agent, s_tm1, a_tm1, r_t.astype(jnp.float32), s_t, terminated,
                              plan_key, hparams, config)
-        metrics = {
-            "reward": r_t.astype(jnp.float32),
-            "done": terminated | truncated,
-            "terminated": terminated,
+        metrics = {  # [F = 1] per iteration, the driver's convention
+            "reward": r_t.astype(jnp.float32)[None],
+            "done": (terminated | truncated)[None],
+            "terminated": terminated[None],
         }
         return DynaCarry(agent=state, env_state=env_state, obs=obs, key=key), metrics
 

@@ -60,10 +60,14 @@ def _build(args, env, env_params):
 
 
 def _check_env(env, env_params) -> None:
-    """Continuous actions with finite bounds (raises ConfigError otherwise)."""
+    """Continuous actions with finite bounds, and (at the default `--termination env`) a known
+    termination function: the checks `make_trainer` runs. Raises ConfigError otherwise."""
+    from mbrl_jax.mbpo.config import MBPOConfig
+    from mbrl_jax.mbpo.train import termination_fn_for
     from mbrl_jax.sac.train import action_bounds
 
     action_bounds(env, env_params)
+    termination_fn_for(MBPOConfig(), env)
 
 
 def _label(args) -> str:

@@ -171,8 +171,6 @@ def make_trainer(config: MBPOConfig, env, env_params) -> Trainer:
         carry, metrics = jax.lax.scan(lambda c, _: env_step(c, hparams), carry, None, length=f)
         carry, periodic = refit_and_imagine(carry)
         metrics.update({k: jnp.broadcast_to(v, (f,)) for k, v in periodic.items()})
-        if f == 1:  # the driver's convention: no [F] axis when F = 1
-            metrics = jax.tree.map(lambda x: x[0], metrics)
         return carry, metrics
 
     evaluate = make_evaluate(agent, env, env_params, config.eval_episodes)

@@ -41,6 +41,12 @@ def _build(args, env, env_params):
     return make_trainer(config, env, env_params), config
 
 
+def _check_env(env, env_params) -> None:
+    from mbrl_jax.muzero.train import check_env
+
+    check_env(env, env_params)
+
+
 def _label(args) -> str:
     return f"muzero ({args.search}), {args.simulations} simulations"
 
@@ -50,5 +56,6 @@ SPECS = (
                   _add, _build, default_env="CartPole-v1", default_steps=50_000, label=_label,
                   test_args=("--env", "Catch-bsuite", "--steps", "32", "--num-envs", "2",
                              "--simulations", "4", "--updates", "1", "--batch-size", "8",
-                             "--hidden", "8", "--unroll", "2", "--td-steps", "3")),
+                             "--hidden", "8", "--unroll", "2", "--td-steps", "3"),
+                  check_env=_check_env),
 )

@@ -139,8 +139,6 @@ def make_trainer(config: SACConfig, env, env_params) -> Trainer:
         return carry, metrics
 
     def step(carry: SACCarry, hparams: SACHParams):
-        if config.env_steps_per_iteration == 1:
-            return one_env_step(carry, hparams)
         return jax.lax.scan(lambda c, _: one_env_step(c, hparams), carry, None,
                             length=config.env_steps_per_iteration)
 

@@ -5,12 +5,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mbrl_jax.core.loop import Trainer, make_train_fn, run_chunked
+from mbrl_jax.core.loop import MetricsShapeError, Trainer, make_train_fn, run_chunked
 
 F = 3  # env steps per iteration
 
 
-def _counting_trainer(num_iterations: int) -> Trainer:
+def _counting_trainer(num_iterations: int, F: int = F) -> Trainer:  # noqa: N803
     """Carry: (env steps taken, refits done, key). Each iteration takes F env steps with a random
     reward each, then one 'refit'. Metrics per env step: the env step index, its reward and the
     refit count (a per-iteration quantity broadcast over the iteration's F steps)."""
@@ -32,15 +32,29 @@ def _counting_trainer(num_iterations: int) -> Trainer:
                    default_hparams=jnp.float32(1.0), env_steps_per_iteration=F)
 
 
-def test_metrics_are_per_env_step_and_periodic_work_runs_once_per_iteration():
-    trainer = _counting_trainer(num_iterations=5)
-    assert trainer.num_env_steps == 15
+@pytest.mark.parametrize("f", [1, F])
+def test_metrics_are_per_env_step_and_periodic_work_runs_once_per_iteration(f):
+    trainer = _counting_trainer(num_iterations=5, F=f)
+    n = 5 * f
+    assert trainer.num_env_steps == n
     (t, refits), metrics = jax.jit(make_train_fn(trainer))(jax.random.key(0))
-    assert int(t) == 15 and int(refits) == 5
-    np.testing.assert_array_equal(metrics["t"], np.arange(15))
+    assert int(t) == n and int(refits) == 5
+    np.testing.assert_array_equal(metrics["t"], np.arange(n))
     # refit count seen at env step i is the number of iterations begun: i // F + 1
-    np.testing.assert_array_equal(metrics["refits"], np.arange(15) // F + 1)
-    assert metrics["reward"].shape == (15,)
+    np.testing.assert_array_equal(metrics["refits"], np.arange(n) // f + 1)
+    assert metrics["reward"].shape == (n,)  # the [F] axis is flattened, also for F = 1
+
+
+@pytest.mark.parametrize("f, shape", [(1, ()), (3, ()), (3, (2,)), (1, (4,))])
+def test_a_step_metric_without_its_f_axis_is_refused(f, shape):
+    def step(carry, hp):
+        return carry, {"reward": jnp.zeros((f,)), "loss": jnp.zeros(shape)}
+
+    trainer = Trainer(init=lambda key, hp: jnp.int32(0), step=step, result=lambda c: c,
+                      num_iterations=2, default_hparams=jnp.float32(1.0),
+                      env_steps_per_iteration=f)
+    with pytest.raises(MetricsShapeError, match=r"\['loss'\].*env_steps_per_iteration = " + str(f)):
+        make_train_fn(trainer)(jax.random.key(0))
 
 
 @pytest.mark.parametrize("chunk_steps", [1, 4, 6, 100])
