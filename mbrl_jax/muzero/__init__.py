@@ -1,7 +1,16 @@
 """MuZero (Schrittwieser et al. 2020) and Gumbel MuZero (Danihelka et al. 2022): learned h/g/f
-networks, a batched tree search (`mbrl_jax.muzero.mcts`) and self-play training."""
+networks, a batched tree search (`mbrl_jax.muzero.mcts`) and self-play training.
 
-from mbrl_jax.muzero.config import MuZeroConfig, MuZeroHParams
+Departures from the paper's pseudocode: the 0.5 gradient scale follows every dynamics step before
+the prediction reads it, so unroll step k's value and policy losses reach the representation
+scaled by 0.5^k (the pseudocode: 0.5^(k-1); the reward losses match it);
+with `value_bootstrap="network"` a truncated episode still bootstraps from the final
+observation's value predicted at self-play time; windows are sampled uniformly (no prioritised
+replay) and there is no L2 weight decay. The search equals mctx's with a deterministic
+`recurrent_fn`; its per-simulation keys are split differently.
+"""
+
+from mbrl_jax.muzero.config import MuZeroConfig, MuZeroHParams, SupportWarning
 from mbrl_jax.muzero.losses import Step, Targets, make_targets, unroll_loss
 from mbrl_jax.muzero.mcts import (
     PolicyOutput,
@@ -28,6 +37,7 @@ __all__ = [
     "RecurrentFnOutput",
     "RootFnOutput",
     "Step",
+    "SupportWarning",
     "Targets",
     "Tree",
     "gumbel_muzero_policy",

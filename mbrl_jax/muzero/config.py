@@ -1,6 +1,7 @@
 """MuZero configuration: static shapes and loop lengths, validated before tracing."""
 
 import dataclasses
+import warnings
 from typing import Literal
 
 import jax.numpy as jnp
@@ -52,7 +53,11 @@ class MuZeroConfig:
         like MuZero Reanalyze's values).
       replay_length: env steps of trajectory kept per env (the sequences the windows are cut
         from); must exceed unroll_steps + td_steps.
-      support_size: S, value and reward categorical over -S..S after h(x).
+      support_size: S, value and reward categorical over -S..S after h(x): values up to
+        h^-1(S) can be represented (about 117 for S = 10, 440 for S = 20).
+      max_abs_reward: a bound on |reward| per step. With the env's `max_steps_in_episode` and the
+        discount it bounds |return|; `make_trainer` (and a sweep's hparams check) warn with
+        `SupportWarning` when that bound exceeds h^-1(S), naming the support size that holds it.
       hidden_sizes, latent_size: MLP widths and hidden-state size D.
       conv: a small conv torso under the representation (MinAtar grids).
       learning_rate, max_grad_norm: Adam and global-norm clipping.
@@ -77,6 +82,7 @@ class MuZeroConfig:
     value_bootstrap: Literal["search", "network"] = "search"
     replay_length: int = 2000
     support_size: int = 10
+    max_abs_reward: float = 1.0
     hidden_sizes: tuple = (64,)
     latent_size: int = 64
     conv: bool = False
@@ -115,6 +121,11 @@ class MuZeroConfig:
         if self.q_normalisation not in ("parent_and_siblings", "tree"):
             raise ConfigError("q_normalisation", "must be 'parent_and_siblings' or 'tree', "
                               f"got {self.q_normalisation!r}")
+        if self.rollout_length > self.replay_length:
+            raise ConfigError(
+                "rollout_length", f"must be at most replay_length ({self.replay_length}), got "
+                f"{self.rollout_length}: one iteration's writes would wrap onto columns it has "
+                "just written (which write wins is unspecified)")
         if self.unroll_steps + self.td_steps >= self.replay_length:
             raise ConfigError(
                 "unroll_steps", f"unroll_steps + td_steps ({self.unroll_steps} + "
@@ -124,7 +135,7 @@ class MuZeroConfig:
             raise ConfigError("temperatures", f"must be 3 values >= 0, got {self.temperatures}")
         if not 0.0 <= self.discount <= 1.0:
             raise ConfigError("discount", f"must be in [0, 1], got {self.discount}")
-        for field in ("learning_rate", "max_grad_norm", "dirichlet_alpha"):
+        for field in ("learning_rate", "max_grad_norm", "dirichlet_alpha", "max_abs_reward"):
             value = getattr(self, field)
             if not (np.isfinite(value) and value > 0):
                 raise ConfigError(field, f"must be a positive number, got {value}")
@@ -133,3 +144,32 @@ class MuZeroConfig:
                               f"{self.dirichlet_fraction}")
         return self
 
+
+class SupportWarning(UserWarning):
+    """The value support cannot represent the returns the env and discount can give."""
+
+
+def return_bound(discount: float, max_abs_reward: float, horizon: int | None) -> float:
+    """Largest |discounted return| of `horizon` steps of reward at most `max_abs_reward` (an
+    unbounded horizon when None): max_abs_reward * (1 - discount^T) / (1 - discount)."""
+    if discount >= 1.0:
+        return float("inf") if horizon is None else max_abs_reward * horizon
+    geometric = 1.0 if horizon is None else 1.0 - discount ** horizon
+    return max_abs_reward * geometric / (1.0 - discount)
+
+
+def check_support(config: "MuZeroConfig", discount: float, horizon: int | None) -> None:
+    """Warn (`SupportWarning`) when returns can exceed what the support represents, h^-1(S)."""
+    from mbrl_jax.muzero.networks import inverse_value_transform, value_transform
+
+    bound = return_bound(float(discount), config.max_abs_reward, horizon)
+    limit = float(inverse_value_transform(np.float32(config.support_size)))
+    if bound > limit:
+        needed = ("(none: the return is unbounded)" if not np.isfinite(bound)
+                  else int(np.ceil(float(value_transform(np.float32(bound))))))
+        warnings.warn(SupportWarning(
+            f"support_size={config.support_size} represents values up to {limit:.0f}, but "
+            f"returns at discount {float(discount):g} over {horizon} steps of |reward| <= "
+            f"{config.max_abs_reward:g} reach {bound:.0f}: value targets above {limit:.0f} are "
+            f"clipped. support_size {needed} holds them (or set max_abs_reward to the env's "
+            "reward scale, or lower the discount)"), stacklevel=3)

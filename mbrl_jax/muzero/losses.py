@@ -72,9 +72,13 @@ def make_targets(window: Step, discount: jax.Array, unroll_steps: int, td_steps:
         nxt = jnp.where(term, 0.0, jnp.where(trunc, window.final_value, nxt))
         g = r + discount * nxt
     done = term | trunc
-    ended = jnp.concatenate([jnp.zeros((1,), bool), jnp.cumsum(done[:k_steps - 1]) > 0])
-    ended_term = jnp.concatenate([jnp.zeros((1,), bool), jnp.cumsum(term[:k_steps - 1]) > 0])
-    value_mask = ~(ended & ~ended_term)  # no targets after a truncation
+    # The first end in the window decides what follows it: absorbing states after a
+    # termination, no targets after a truncation (whatever the next episode does later on).
+    first_end = done & (jnp.cumsum(done) == 1)
+    before = jnp.zeros((1,), bool)
+    ended = jnp.concatenate([before, jnp.cumsum(done[:k_steps - 1]) > 0])
+    ended_term = jnp.concatenate([before, jnp.cumsum((first_end & term)[:k_steps - 1]) > 0])
+    value_mask = ~(ended & ~ended_term)
     value = jnp.where(ended, 0.0, g[:k_steps])
     reward = jnp.concatenate([jnp.zeros((1,)), jnp.where(ended[:-1], 0.0, r[:k_steps - 1])])
     reward_mask = jnp.concatenate([jnp.zeros((1,), bool), value_mask[:-1]])

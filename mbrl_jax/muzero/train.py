@@ -11,6 +11,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 from gymnax.environments import spaces
@@ -19,7 +20,7 @@ from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.core.evaluation import evaluate_policy
 from mbrl_jax.core.loop import Trainer, make_train_fn
 from mbrl_jax.muzero import mcts
-from mbrl_jax.muzero.config import MuZeroConfig, MuZeroHParams
+from mbrl_jax.muzero.config import MuZeroConfig, MuZeroHParams, check_support
 from mbrl_jax.muzero.losses import Step, make_targets, network_values, unroll_loss
 from mbrl_jax.muzero.networks import logits_to_scalar, make_networks
 
@@ -127,6 +128,18 @@ def make_trainer(config: MuZeroConfig, env, env_params) -> Trainer:
     """
     config.validate()
     num_actions = check_env(env, env_params)
+    horizon = getattr(env_params, "max_steps_in_episode", None)
+    check_support(config, config.discount, horizon)
+
+    def check_hparams(hparams: MuZeroHParams) -> None:
+        discount = np.asarray(hparams.discount, np.float64)
+        weight = np.asarray(hparams.value_loss_weight, np.float64)
+        if not np.all((discount >= 0) & (discount <= 1)):
+            raise ConfigError("discount", f"must be in [0, 1], got {discount}")
+        if not np.all(np.isfinite(weight) & (weight >= 0)):
+            raise ConfigError("value_loss_weight", f"must be >= 0, got {weight}")
+        check_support(config, discount.max(), horizon)
+
     obs_shape = env.observation_space(env_params).shape
     nets = make_networks(config.hidden_sizes, config.latent_size, config.support_size,
                          obs_shape, num_actions, conv=config.conv)
@@ -225,7 +238,7 @@ def make_trainer(config: MuZeroConfig, env, env_params) -> Trainer:
 
     return Trainer(init=init, step=step, result=lambda carry: carry.agent,
                    num_iterations=config.num_iterations, default_hparams=config.hparams(),
-                   env_steps_per_iteration=f, evaluate=evaluate)
+                   env_steps_per_iteration=f, evaluate=evaluate, check_hparams=check_hparams)
 
 
 def make_train(config: MuZeroConfig, env, env_params):
