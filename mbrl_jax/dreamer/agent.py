@@ -7,8 +7,8 @@ observations) and `update` (one gradient step of world model, actor and critic).
     carry, action = agent.act(state, carry, obs, is_first, key, greedy=False)
     state, metrics = agent.update(state, batch, key)   # batch: losses.Sequences [B, T, ...]
 
-Actions are in model space: a one-hot `[A]` for discrete actions (`act` returns the index), a
-vector in [-1, 1] for continuous ones.
+Actions are in model space: a one-hot `[A]` for discrete actions (`act` returns the index), the
+policy's unclipped sample for continuous ones (the env gets it clipped to [-1, 1] and rescaled).
 """
 
 from collections.abc import Callable
@@ -101,9 +101,10 @@ def make_agent(config: DreamerConfig, obs_shape: tuple, action_dim: int,
 
     def act(state: DreamerState, carry: ActCarry, obs, is_first, key, greedy=False):
         """Posterior step on `obs [..., *obs_shape]` (resetting where `is_first [...]`), then an
-        action: sampled, or the mode (`greedy`, static). Returns `(carry, env_action)` with the
-        index for discrete actions, the vector in [-1, 1] for continuous ones; `carry`
-        holds the model action."""
+        action: sampled, or the mode (`greedy`, static). Returns `(carry, action)` with the
+        index for discrete actions; for continuous ones the policy's raw sample (a normal draw,
+        so it can leave [-1, 1]): the replay stores it as the model saw it in imagination, and
+        only the env gets it clipped (`train.to_env`). `carry` holds the model action."""
         obs_key, act_key = jax.random.split(key)
         embed = rssm.encode(state.wm_params, obs)
         rs, _, _ = rssm.obs_step(state.wm_params, carry.rssm, carry.prev_action, embed,
@@ -115,7 +116,6 @@ def make_agent(config: DreamerConfig, obs_shape: tuple, action_dim: int,
             return ActCarry(rs, jax.nn.one_hot(index, action_dim)), index
         mean, std = out
         action = mean if greedy else mean + std * jax.random.normal(act_key, mean.shape)
-        action = jnp.clip(action, -1.0, 1.0)
         return ActCarry(rs, action), action
 
     def update(state: DreamerState, batch: losses.Sequences, key):

@@ -67,13 +67,16 @@ def policy_dist(actor_out, discrete: bool, unimix: float):
 
 
 class Imagined(NamedTuple):
-    """feats `[H+1, N, F]` (gradients stopped); returns `[H, N]`; weight `[H+1, N]` (cumulative
-    discount x continue, DreamerV3's loss weights); values `[H+1, N]`."""
+    """feats `[H+1, N, F]` (gradients stopped); returns `[H, N]`; weight `[H+1, N]`
+    (`gamma^t` times the product of the continues up to t, DreamerV3's loss weights); values
+    `[H+1, N]`; actions `[H, N, A]` (model actions: one-hot or the raw sample), action t taken at
+    state t and producing state t+1."""
 
     feats: jax.Array
     returns: jax.Array
     weight: jax.Array
     values: jax.Array
+    actions: jax.Array
 
 
 def actor_loss(actor_params, wm_params, critic_params, norm_state, starts: RSSMState,
@@ -110,7 +113,8 @@ def actor_loss(actor_params, wm_params, critic_params, norm_state, starts: RSSMS
     returns = jax.vmap(math.lambda_returns, in_axes=(1, 1, 1, None), out_axes=1)(
         reward, discount, values[1:], c.lambda_)                         # [H, N]
     conts = jnp.concatenate([start_cont[None], cont], 0)                 # [H+1, N]
-    weight = sg(jnp.cumprod(c.gamma * conts, 0) / c.gamma)
+    # gamma^t * prod_{i<=t} c_i (t = 0..H), without dividing by gamma (gamma = 0 is allowed)
+    weight = sg(c.gamma ** jnp.arange(c.horizon + 1)[:, None] * jnp.cumprod(conts, 0))
     norm_state, scale = math.update_return_norm(norm_state, sg(returns), c.return_norm_rate)
     dist = policy_dist(actor_apply(actor_params, sg(f[:-1])), discrete, c.unimix)
     entropy = dist.entropy()
@@ -126,7 +130,8 @@ def actor_loss(actor_params, wm_params, critic_params, norm_state, starts: RSSMS
         objective = logp * sg(math.reinforce_advantage(returns, values[:-1], weight[:-1], scale,
                                                        c.center_advantages))
     loss = -jnp.mean(weight[:-1] * (objective + c.entropy_scale * entropy))
-    imagined = Imagined(feats=sg(f), returns=sg(returns), weight=weight, values=sg(values))
+    imagined = Imagined(feats=sg(f), returns=sg(returns), weight=weight, values=sg(values),
+                        actions=sg(actions))
     metrics = {"actor_loss": loss, "entropy": entropy.mean(), "return_scale": scale,
                "imag_return": returns.mean(), "advantage": (returns - values[:-1]).mean()}
     return loss, (imagined, norm_state, metrics)

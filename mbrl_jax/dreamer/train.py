@@ -79,9 +79,11 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
     obs_dtype = jnp.float32
 
     def to_env(action):
+        """Model action -> env action: the index, or the raw sample clipped to [-1, 1] and
+        mapped onto the env's bounds (the replay keeps the unclipped sample, as DreamerV3)."""
         if discrete:
             return action
-        return low + (action + 1.0) * 0.5 * (high - low)
+        return low + (jnp.clip(action, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
 
     def row(obs, prev_action, reward, is_first, is_terminal):
         return Sequences(obs.astype(obs_dtype), prev_action, reward.astype(jnp.float32),

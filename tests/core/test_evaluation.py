@@ -23,3 +23,15 @@ def test_episodes_cut_at_max_steps_are_flagged():
                              num_episodes=3, max_steps=50)
     assert not result.ended.any() and (result.length == 50).all()
     assert (result.return_ < 0).all()
+
+
+def test_an_episode_ends_at_its_time_limit():
+    # Pendulum never terminates: only its time limit (truncation) can end an episode. With the
+    # limit at 30 and 50 evaluation steps every episode ends after exactly 30 steps; ignoring
+    # truncation would count 50 steps (and the next episode's rewards).
+    env, params = envs.make("Pendulum-v1")
+    params = params.replace(max_steps_in_episode=30)
+    result = jax.jit(lambda k: evaluate_policy(env, params, lambda o, k: jnp.zeros((1,)), k,
+                                               num_episodes=3, max_steps=50))(jax.random.key(1))
+    assert result.ended.all()
+    np.testing.assert_array_equal(result.length, 30)

@@ -28,50 +28,52 @@ class _State(environment.EnvState):
 
 
 class _Echo(environment.Environment):
-    """obs = [time in episode, last action, 1]; reward = action + 1; terminates after 4 steps
-    when `terminate`, otherwise only the time limit (3 steps) ends an episode."""
+    """obs = [time in episode, last env action, 1]; reward = the action (+ 1 when discrete).
+    Time limit: 4 steps. Discrete (2 actions) with `terminate`: action 1 at time >= 3
+    terminates, so both kinds of episode end occur. `box`: one continuous action in [-2, 2],
+    never terminates."""
 
-    def __init__(self, terminate: bool):
+    def __init__(self, terminate: bool = True, box: bool = False):
         super().__init__()
-        self.terminate = terminate
+        self.terminate, self.box = terminate, box
 
     @property
     def default_params(self):
-        return environment.EnvParams(max_steps_in_episode=1000 if self.terminate else 3)
+        return environment.EnvParams(max_steps_in_episode=4)
 
     def _obs(self, state):
         return jnp.array([state.time, state.last, 1.0], jnp.float32)
 
     def step_env(self, key, state, action, params):
-        nxt = _State(time=state.time + 1, last=action.astype(jnp.float32))
-        done = (nxt.time >= 4) & self.terminate
-        return self._obs(nxt), nxt, action.astype(jnp.float32) + 1.0, done, {}
+        last = action[0] if self.box else action.astype(jnp.float32)
+        nxt = _State(time=state.time + 1, last=last)
+        done = (nxt.time >= 3) & (last == 1) & self.terminate & (not self.box)
+        return self._obs(nxt), nxt, last + (0.0 if self.box else 1.0), done, {}
 
     def reset_env(self, key, params):
         state = _State(time=0, last=jnp.float32(0.0))
         return self._obs(state), state
 
     def observation_space(self, params):
-        return spaces.Box(0.0, 10.0, (3,), jnp.float32)
+        return spaces.Box(-10.0, 10.0, (3,), jnp.float32)
 
     def action_space(self, params=None):
-        return spaces.Discrete(2)
+        return spaces.Box(-2.0, 2.0, (1,), jnp.float32) if self.box else spaces.Discrete(2)
 
 
-def _replay_rows(terminate):
-    env = _Echo(terminate)
+def _replay_rows(env, iterations=3, key=0):
     trainer = make_trainer(TINY, env, env.default_params)
-    carry = trainer.init(jax.random.key(0), None)
-    carry, metrics = jax.jit(lambda c: scan_steps(trainer, c, None, 3))(carry)  # 24 env steps
+    carry = trainer.init(jax.random.key(key), None)
+    carry, metrics = jax.jit(lambda c: scan_steps(trainer, c, None, iterations))(carry)
     rep = carry.replay
     n = int(rep.size[0])
-    return jax.tree.map(lambda x: np.asarray(x[0, :n]), rep.data), metrics
+    return jax.tree.map(lambda x: np.asarray(x[0, :n]), rep.data), metrics, carry
 
 
-@pytest.mark.slow  # about 25 s of compilation on 2 cores
-@pytest.mark.parametrize("terminate", [True, False])
-def test_replay_rows_pair_obs_with_the_action_that_led_there(terminate):
-    rows, metrics = _replay_rows(terminate)
+def test_replay_rows_pair_obs_with_the_action_that_led_there():
+    """A numpy check of every replay row of one stream: 24 env steps, episodes ended both by
+    termination and by the time limit."""
+    rows, metrics, _ = _replay_rows(_Echo(terminate=True))
     action = rows.prev_action.argmax(-1)
     first = rows.is_first
     assert first[0] and first.sum() >= 3
@@ -83,17 +85,46 @@ def test_replay_rows_pair_obs_with_the_action_that_led_there(terminate):
     # First rows: the reset observation, zero action and reward.
     assert np.all(rows.obs[first, 0] == 0) and not rows.prev_action[first].any()
     assert not rows.reward[first].any()
-    # Each episode end writes the true final observation, then the next first row.
-    last_time = 4 if terminate else 3
+    # Each episode end writes the true final observation, then the next first row: a
+    # termination (action 1 at time >= 3) or the time limit (time 4).
     ends = np.flatnonzero(first[1:])                        # rows just before a new episode
-    assert np.all(rows.obs[ends, 0] == last_time)
+    terminal = (rows.obs[:, 0] >= 3) & (rows.obs[:, 1] == 1) & later
+    assert np.all(terminal[ends] | (rows.obs[ends, 0] == 4))
+    assert terminal[ends].any() and (~terminal[ends]).any()  # both kinds of end occur
     # The continue target learns from termination only, never from the time limit.
-    np.testing.assert_array_equal(rows.is_terminal, (rows.obs[:, 0] == 4) & terminate)
+    np.testing.assert_array_equal(rows.is_terminal, terminal)
     # 24 env steps per stream: 24 step rows + 1 initial + 1 per finished episode
-    episodes = int(np.asarray(metrics["done"])[:, 0].sum())
-    assert len(rows.obs) == 24 + 1 + episodes
+    done = np.asarray(metrics["done"])[:, 0]
+    np.testing.assert_array_equal(np.asarray(metrics["terminated"])[:, 0][done],
+                                  terminal[ends])
+    assert len(rows.obs) == 24 + 1 + int(done.sum())
 
 
+def test_continuous_replay_keeps_the_raw_sample_and_the_env_gets_it_clipped():
+    """DreamerV3 stores the policy's sample as drawn (imagination feeds the model unclipped
+    samples, so the replay must hold them too) and clips only what the env receives: here the
+    env sees 2 * clip(a, -1, 1) (bounds [-2, 2]) and echoes it in its observation."""
+    rows, metrics, carry = _replay_rows(_Echo(box=True), iterations=4)
+    a = rows.prev_action[:, 0]
+    later = ~rows.is_first
+    np.testing.assert_allclose(rows.obs[later, 1], 2.0 * np.clip(a[later], -1.0, 1.0),
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(rows.reward[later], rows.obs[later, 1], rtol=1e-6)
+    policy_rows = np.arange(len(a)) > TINY.prefill_steps + 4  # past the random prefill
+    assert (np.abs(a[policy_rows & later]) > 1.0).any()      # unclipped samples are stored
+    assert np.abs(a[~policy_rows]).max() <= 1.0               # prefill: uniform in [-1, 1]
+    assert np.isfinite(np.asarray(metrics["actor_loss"][16:])).all()
+    assert int(carry.agent.updates) == 3 * TINY.updates_per_iteration  # iterations 2-4
+
+
+def test_evaluation_episodes_end_at_the_time_limit():
+    env = _Echo(terminate=False)  # only the 4-step time limit ends an episode
+    trainer = make_trainer(TINY, env, env.default_params)
+    carry = trainer.init(jax.random.key(0), None)
+    out = jax.jit(trainer.evaluate)(carry, None, jax.random.key(1))  # 10 evaluation steps
+    np.testing.assert_array_equal(out["length"], 4)
+    ret = np.asarray(out["return"])  # rewards of 1 or 2 per step, of the first episode only
+    assert np.all((ret >= 4) & (ret <= 8))
 def _same(a, b) -> bool:
     """Exact equality of two pytrees; NaN equals NaN."""
     la, ta = jax.tree.flatten(a)
@@ -176,18 +207,6 @@ def test_config_errors_name_the_field(kwargs, field):
     with pytest.raises(ConfigError) as info:
         make_trainer(config, *envs.make("CartPole-v1"))
     assert info.value.field == field
-
-
-@pytest.mark.slow
-def test_continuous_actions_run_and_stay_in_bounds():
-    env, params = envs.make("Pendulum-v1")
-    trainer = make_trainer(TINY, env, params)
-    carry = trainer.init(jax.random.key(0), None)
-    carry, metrics = jax.jit(lambda c: scan_steps(trainer, c, None, 4))(carry)
-    assert np.isfinite(np.asarray(metrics["actor_loss"][16:])).all()
-    assert int(carry.agent.updates) == 3 * TINY.updates_per_iteration  # iterations 2-4
-    actions = np.asarray(carry.replay.data.prev_action)
-    assert actions.shape[-1] == 1 and np.abs(actions).max() <= 1.0
 
 
 @pytest.mark.slow

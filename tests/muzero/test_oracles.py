@@ -117,13 +117,16 @@ def test_a_truncation_then_a_termination_keeps_the_losses_off():
 
 # ---- the trainer: replay record, search paths, loss weights -------------------------------
 
+def _random_params(params, std):
+    rng = np.random.default_rng(0)
+    return jax.tree.map(lambda x: rng.normal(0.0, std, x.shape).astype(np.float32), params)
+
+
 def _random_heads(carry, std=1.0):
     """The carry with Gaussian params: the init zeroes the heads, which makes every search
     policy alike and every value cross-entropy log(2S + 1) whatever its target."""
-    rng = np.random.default_rng(0)
-    params = jax.tree.map(lambda x: rng.normal(0.0, std, x.shape).astype(np.float32),
-                          carry.agent.params)
-    return carry.replace(agent=carry.agent.replace(params=params))
+    return carry.replace(agent=carry.agent.replace(params=_random_params(carry.agent.params,
+                                                                         std)))
 
 
 RECORD = MuZeroConfig(total_steps=16, num_envs=3, rollout_length=8, updates_per_iteration=1,
@@ -139,6 +142,9 @@ def test_the_replay_records_what_was_acted_on_at_the_same_index():
     observation (recomputed here from the same params: without root noise the search is
     deterministic). The env is stepped by hand with the recorded actions as the oracle."""
     env, env_params = CATCH
+    # Catch ends by termination after 9 steps; a 5-step time limit truncates every episode
+    # instead, so the record's truncation flags and final values are exercised.
+    env_params = env_params.replace(max_steps_in_episode=5)
     trainer = make_trainer(RECORD, env, env_params)
     hparams = trainer.default_hparams
     carry0 = _random_heads(jax.jit(trainer.init)(jax.random.key(3), hparams))
@@ -163,23 +169,30 @@ def test_the_replay_records_what_was_acted_on_at_the_same_index():
     visits = data.policy[np.arange(3)[:, None], np.arange(f), data.action]
     np.testing.assert_array_equal(visits, data.policy.max(-1))
 
-    step = jax.jit(env.step, static_argnums=())
-    checked = 0
+    step = jax.jit(env.step)
+    value_of = jax.jit(lambda o: mz_train.logits_to_scalar(
+        nets.predict(params, nets.represent(params, o[None]))[1], RECORD.support_size)[0])
+    checked, truncations = 0, 0
     for e in range(RECORD.num_envs):
         state = jax.tree.map(lambda x: x[e], carry0.env_state)
         np.testing.assert_array_equal(data.obs[e, 0], np.asarray(carry0.obs[e]))
         for t in range(f):
-            obs, state, reward, terminated, truncated, _ = step(
+            obs, state, reward, terminated, truncated, info = step(
                 jax.random.key(0), state, jnp.int32(data.action[e, t]), env_params)
             assert data.reward[e, t] == float(reward), (e, t)
             assert data.terminated[e, t] == bool(terminated)
             assert data.truncated[e, t] == bool(truncated & ~terminated)
+            # the bootstrap of a truncation: the value of the true final observation
+            np.testing.assert_allclose(data.final_value[e, t],
+                                       value_of(info["final_observation"]), rtol=1e-5,
+                                       atol=1e-6)
             checked += 1
             if terminated | truncated:  # the next start is drawn by the trainer's key
+                truncations += int(truncated & ~terminated)
                 break
             nxt = data.obs[e, t + 1] if t + 1 < f else np.asarray(carry1.obs[e])
             np.testing.assert_array_equal(nxt, np.asarray(obs), err_msg=(e, t))
-    assert checked >= 8
+    assert checked >= 12 and truncations == RECORD.num_envs
 
 
 def test_explore_false_is_deterministic_and_noise_changes_the_search():
@@ -202,6 +215,35 @@ def test_explore_false_is_deterministic_and_noise_changes_the_search():
                                   np.asarray(p0).max(-1))
     assert any(not np.array_equal(p, noisy[0][1]) for _, p, _ in noisy[1:])  # root noise
     assert any(not np.array_equal(a, noisy[0][0]) for a, _, _ in noisy[1:])  # sampled actions
+
+
+def test_one_simulation_backs_up_reward_plus_discounted_value():
+    """One pUCT simulation from the root: the root value becomes the mean of the root's own
+    estimate and the one backed-up return, (v(h) + r + discount * v(g(h, a))) / 2, with the
+    networks' reward and value and the hparams' discount (hand-worked, as in mctx)."""
+    env, env_params = CATCH
+    config = dataclasses.replace(RECORD, num_simulations=1)
+    nets = mz_train.make_networks(config.hidden_sizes, config.latent_size, config.support_size,
+                                  env.observation_space(env_params).shape, 3)
+    params = _random_params(nets.init(jax.random.key(0)), 0.5)
+    act = jax.jit(mz_train.make_act(config, nets, 3), static_argnums=5)
+    obs = jnp.stack([env.reset(k, env_params)[0] for k in jax.random.split(jax.random.key(1), 4)])
+    support = config.support_size
+
+    @jax.jit
+    def oracle(action, discount):
+        hidden = nets.represent(params, obs)
+        v0 = mz_train.logits_to_scalar(nets.predict(params, hidden)[1], support)
+        nxt, reward_logits = nets.dynamics(params, hidden, action)
+        v1 = mz_train.logits_to_scalar(nets.predict(params, nxt)[1], support)
+        return (v0 + mz_train.logits_to_scalar(reward_logits, support) + discount * v1) / 2
+
+    for discount in (0.5, 0.9):
+        hp = config.hparams().replace(discount=jnp.float32(discount))
+        _, policy, value = act(params, obs, jax.random.key(2), hp, jnp.float32(0.0), False)
+        action = jnp.argmax(policy, -1)                   # the one visited child
+        np.testing.assert_array_equal(np.asarray(policy).max(-1), 1.0)
+        np.testing.assert_allclose(value, oracle(action, discount), rtol=1e-5, atol=1e-6)
 
 
 def test_temperature_schedule_by_training_progress():

@@ -1,0 +1,132 @@
+"""Planted-bug check: apply one plausible single-line bug at a time (the kinds a refactor
+introduces: an index shifted by one, a flag flipped, arguments swapped, a branch skipped) and
+run the module's fast tests; a bug the tests let through is a *survivor*.
+
+    python scripts/planted_bugs.py muzero dreamer      # or: all
+    python scripts/planted_bugs.py sac --list          # show the bugs without running
+
+Each bug is applied to the working tree and undone afterwards (also on Ctrl-C), so run it on a
+clean checkout or a separate git worktree: `git worktree add ../mut && cd ../mut &&
+PYTHONPATH=$PWD python scripts/planted_bugs.py all`. Results go to
+`scripts/results/planted_bugs.json` (killed / survived per bug, the test that caught it).
+"""
+
+import argparse
+import json
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# module -> (test paths, [(file, old, new, what the bug is)]); `old` must occur exactly once.
+BUGS = {
+    "muzero": (["tests/muzero", "tests/test_one_env_step_iterations.py::"
+                "test_one_env_step_per_iteration_gives_metrics_per_env_step[muzero]"], [
+        ("mbrl_jax/muzero/losses.py", "jnp.where(ended[:-1], 0.0, r[:k_steps - 1])",
+         "jnp.where(ended[:-1], 0.0, r[1:k_steps])", "reward target shifted by one step"),
+        ("mbrl_jax/muzero/losses.py", "jnp.cumsum((first_end & term)[:k_steps - 1]) > 0",
+         "jnp.cumsum(term[:k_steps - 1]) > 0", "mask: any termination so far"),
+        ("mbrl_jax/muzero/losses.py",
+         "jnp.where(term, 0.0, jnp.where(trunc, window.final_value, nxt))",
+         "jnp.where(trunc, 0.0, jnp.where(term, window.final_value, nxt))",
+         "termination and truncation bootstraps swapped"),
+        ("mbrl_jax/muzero/losses.py", "g = r + discount * nxt", "g = r + nxt",
+         "n-step return without the discount"),
+        ("mbrl_jax/muzero/losses.py", "policy_mask=(~ended).astype(jnp.float32))",
+         "policy_mask=value_mask.astype(jnp.float32))", "policy loss on absorbing states"),
+        ("mbrl_jax/muzero/losses.py", "scale = 1.0 if k == 0 else 1.0 / unroll_steps",
+         "scale = 1.0", "no 1/K on the unrolled losses"),
+        ("mbrl_jax/muzero/losses.py", "hidden = _scale_gradient(hidden, 0.5)",
+         "hidden = _scale_gradient(hidden, 1.0)", "no 0.5 gradient scale"),
+        ("mbrl_jax/muzero/losses.py",
+         'loss = (value_loss_weight * totals["value_loss"] + totals["reward_loss"]',
+         'loss = (totals["value_loss"] + value_loss_weight * totals["reward_loss"]',
+         "value_loss_weight on the reward loss"),
+        ("mbrl_jax/muzero/losses.py", "actions=window.action[:unroll_steps]",
+         "actions=window.action[1:unroll_steps + 1]", "unroll actions shifted by one"),
+        ("mbrl_jax/muzero/train.py", "record = Step(carry.obs, action,",
+         "record = Step(obs.astype(jnp.float32), action,", "replay records the next observation"),
+        ("mbrl_jax/muzero/train.py", "truncated & ~terminated, value, policy,",
+         "jnp.zeros_like(truncated), value, policy,", "time-limit truncations not recorded"),
+        ("mbrl_jax/muzero/train.py", "jnp.where(frac < 0.75, t[1], t[2])",
+         "jnp.where(frac < 0.75, t[2], t[1])", "temperature schedule stages swapped"),
+        ("mbrl_jax/muzero/train.py", "frac = env_steps / config.total_steps",
+         "frac = env_steps / config.num_iterations", "temperature progress over iterations"),
+        ("mbrl_jax/muzero/train.py",
+         "dirichlet_fraction=config.dirichlet_fraction if explore else 0.0",
+         "dirichlet_fraction=config.dirichlet_fraction", "root noise also when not exploring"),
+        ("mbrl_jax/muzero/train.py", 'if config.value_bootstrap == "network":',
+         'if config.value_bootstrap == "networks":', "network bootstrap branch never taken"),
+        ("mbrl_jax/muzero/train.py", "count = replay.size - (length - 1)",
+         "count = replay.size - (length - 2)", "windows may run past the written steps"),
+        ("mbrl_jax/muzero/train.py",
+         'final_obs = info["final_observation"].astype(jnp.float32)',
+         "final_obs = obs.astype(jnp.float32)", "truncation bootstrap from the reset obs"),
+        ("mbrl_jax/muzero/train.py", "discount = jnp.full_like(reward, hparams.discount)",
+         "discount = jnp.ones_like(reward)", "search ignores the discount"),
+    ]),
+}
+
+
+def run_one(tests: list[str], timeout: int) -> tuple[bool, str]:
+    """(killed, first failing test or the reason)."""
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return True, "timeout"
+    if proc.returncode == 0:
+        return False, ""
+    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, re.M)
+    return True, failed[0] if failed else f"pytest exit {proc.returncode}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="+", help=f"{sorted(BUGS)} or all")
+    parser.add_argument("--list", action="store_true", help="print the bugs, run nothing")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per bug")
+    parser.add_argument("--out", type=pathlib.Path,
+                        default=ROOT / "scripts" / "results" / "planted_bugs.json")
+    args = parser.parse_args(argv)
+    modules = sorted(BUGS) if args.modules == ["all"] else args.modules
+    unknown = set(modules) - set(BUGS)
+    if unknown:
+        parser.error(f"unknown modules {sorted(unknown)}; known: {sorted(BUGS)}")
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    for module in modules:
+        tests, bugs = BUGS[module]
+        rows = []
+        for path, old, new, what in bugs:
+            file = ROOT / path
+            text = file.read_text()
+            if text.count(old) != 1:
+                raise SystemExit(f"{module}: {path}: {old!r} occurs {text.count(old)} times")
+            if args.list:
+                print(f"{module:8s} {what}")
+                continue
+            start = time.time()
+            try:
+                file.write_text(text.replace(old, new))
+                killed, by = run_one(tests, args.timeout)
+            finally:
+                file.write_text(text)
+            rows.append({"bug": what, "file": path, "killed": killed, "by": by,
+                         "seconds": round(time.time() - start, 1)})
+            print(f"{module:8s} {'killed  ' if killed else 'SURVIVED'} {what}  {by}", flush=True)
+        if rows:
+            survived = [r["bug"] for r in rows if not r["killed"]]
+            results[module] = {"planted": len(rows), "killed": len(rows) - len(survived),
+                               "survived": survived, "tests": tests, "bugs": rows}
+            print(f"{module}: {len(rows) - len(survived)}/{len(rows)} killed", flush=True)
+    if not args.list:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
