@@ -230,6 +230,21 @@ def test_discrete_actor_loss_returns_weights_and_gradient_against_numpy():
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-7)
     assert np.all(np.asarray(acts).sum(-1) == 1)              # one-hot actions
 
+    # Critic: weighted two-hot cross-entropy against the returns plus the slow critic's mean.
+    slow = _bump(critic, 7)
+
+    @jax.jit
+    def critic_parts(slow):
+        loss, _ = losses.critic_loss(critic, slow, imagined, critic_apply=agent.critic_apply,
+                                     config=config, bins=agent.bins)
+        return (loss, jax.nn.log_softmax(agent.critic_apply(critic, imagined.feats[:-1])),
+                math.twohot_mean(agent.critic_apply(slow, imagined.feats[:-1]), agent.bins))
+
+    critic_value, logp, slow_v = critic_parts(slow)
+    per_step = (-(_np_twohot(returns, agent.bins) * logp).sum(-1)
+                - config.slow_critic_scale * (_np_twohot(slow_v, agent.bins) * logp).sum(-1))
+    np.testing.assert_allclose(critic_value, (w * per_step).mean(), rtol=1e-4)
+
 
 @pytest.mark.parametrize("mode", ["dynamics", "reinforce"])
 def test_continuous_actor_loss_against_numpy(mode):

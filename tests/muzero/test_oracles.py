@@ -174,7 +174,7 @@ def test_the_replay_records_what_was_acted_on_at_the_same_index():
         nets.predict(params, nets.represent(params, o[None]))[1], RECORD.support_size)[0])
     checked, truncations = 0, 0
     for e in range(RECORD.num_envs):
-        state = jax.tree.map(lambda x: x[e], carry0.env_state)
+        state = jax.tree.map(lambda x, e=e: x[e], carry0.env_state)
         np.testing.assert_array_equal(data.obs[e, 0], np.asarray(carry0.obs[e]))
         for t in range(f):
             obs, state, reward, terminated, truncated, info = step(
