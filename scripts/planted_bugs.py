@@ -23,7 +23,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # module -> (test paths, [(file, old, new, what the bug is)]); `old` must occur exactly once.
 BUGS = {
-    "muzero": (["tests/muzero", "tests/test_one_env_step_iterations.py::"
+    "muzero": (["tests/muzero/test_oracles.py", "tests/muzero/test_networks.py",
+                "tests/muzero", "tests/test_one_env_step_iterations.py::"
                 "test_one_env_step_per_iteration_gives_metrics_per_env_step[muzero]"], [
         ("mbrl_jax/muzero/losses.py", "jnp.where(ended[:-1], 0.0, r[:k_steps - 1])",
          "jnp.where(ended[:-1], 0.0, r[1:k_steps])", "reward target shifted by one step"),
@@ -68,7 +69,8 @@ BUGS = {
         ("mbrl_jax/muzero/train.py", "discount = jnp.full_like(reward, hparams.discount)",
          "discount = jnp.ones_like(reward)", "search ignores the discount"),
     ]),
-    "dreamer": (["tests/dreamer", "tests/test_one_env_step_iterations.py::"
+    "dreamer": (["tests/dreamer/test_dreamer_oracles.py", "tests/dreamer/test_dreamer_math.py",
+                 "tests/dreamer", "tests/test_one_env_step_iterations.py::"
                  "test_one_env_step_per_iteration_gives_metrics_per_env_step[dreamer]"], [
         ("mbrl_jax/dreamer/math.py",
          "return jnp.maximum(dyn, free_bits), jnp.maximum(rep, free_bits)",
@@ -127,12 +129,134 @@ BUGS = {
         ("mbrl_jax/dreamer/math.py", "w_hi = (x - lo) / (hi - lo)", "w_hi = (hi - x) / (hi - lo)",
          "two-hot weights swapped"),
     ]),
+    "sac": (["tests/sac/test_sac_agent.py", "tests/sac"], [
+        ("mbrl_jax/sac/agent.py",
+         "state.actor_params, critic_params, nets, batch.obs, actor_key, alpha)",
+         "state.actor_params, state.critic_params, nets, batch.obs, actor_key, alpha)",
+         "actor trained against the stale critics"),
+        ("mbrl_jax/sac/agent.py",
+         "state.actor_params, critic_params, nets, batch.obs, actor_key, alpha)",
+         "state.actor_params, state.target_critic_params, nets, batch.obs, actor_key, alpha)",
+         "actor trained against the target critics"),
+        ("mbrl_jax/sac/agent.py", "batch.obs, to_unit(batch.action),", "batch.obs, batch.action,",
+         "batch actions not mapped to (-1, 1)"),
+        ("mbrl_jax/sac/agent.py", "alpha = jnp.exp(state.log_alpha)", "alpha = state.log_alpha",
+         "alpha = log_alpha"),
+        ("mbrl_jax/sac/train.py",
+         "random_action = jax.random.uniform(random_key, (n, a_dim), jnp.float32, low, high)",
+         "random_action = jax.random.uniform(random_key, (n, a_dim), jnp.float32, -1.0, 1.0)",
+         "warm-up actions in [-1, 1], not the env bounds"),
+        ("mbrl_jax/sac/networks.py",
+         "return mean, jnp.clip(log_std, config.log_std_min, config.log_std_max)",
+         "return mean, log_std", "log_std unclipped"),
+        ("mbrl_jax/sac/agent.py", "target_entropy = (-float(action_dim) if",
+         "target_entropy = (float(action_dim) if", "target entropy sign flipped"),
+        ("mbrl_jax/sac/train.py", "next_obs=next_obs, done=terminated))",
+         "next_obs=next_obs, done=terminated | truncated))", "time limits stored as terminal"),
+        ("mbrl_jax/sac/train.py",
+         'next_obs = info["final_observation"].reshape(n, obs_dim).astype(jnp.float32)',
+         "next_obs = obs.reshape(n, obs_dim).astype(jnp.float32)",
+         "reset obs stored as next_obs at episode ends"),
+        ("mbrl_jax/sac/losses.py", "obs_t, a_t).min(axis=0)  # [B]", "obs_t, a_t).max(axis=0)",
+         "target takes the max of the twin critics"),
+        ("mbrl_jax/sac/losses.py", "(q_next - alpha * logp_t))", "(q_next + alpha * logp_t))",
+         "soft target's entropy sign flipped"),
+        ("mbrl_jax/sac/agent.py",
+         "target = optax.incremental_update(critic_params, state.target_critic_params,",
+         "target = optax.incremental_update(state.target_critic_params, critic_params,",
+         "Polyak arguments swapped"),
+        ("mbrl_jax/sac/losses.py", "return -jnp.mean(log_alpha * (log_prob + target_entropy))",
+         "return jnp.mean(log_alpha * (log_prob + target_entropy))",
+         "temperature loss sign flipped"),
+        ("mbrl_jax/sac/agent.py", "return to_env(jnp.tanh(mean))", "return to_env(mean)",
+         "deterministic action not squashed"),
+        ("mbrl_jax/sac/train.py", "warm = carry.env_steps < config.warmup_steps",
+         "warm = carry.env_steps <= config.warmup_steps", "warm-up one step too long"),
+    ]),
+    "mbpo": (["tests/mbpo/test_mbpo_rollouts.py", "tests/mbpo",
+              "tests/test_one_env_step_iterations.py::"
+              "test_one_env_step_per_iteration_gives_metrics_per_env_step[mbpo]"], [
+        ("mbrl_jax/mbpo/train.py", "start_obs = buffer.sample(carry.env_buffer, start_key, m).obs",
+         "start_obs = aged_buffer.sample(carry.model_buffer, start_key, m).obs",
+         "rollout starts drawn from the model buffer"),
+        ("mbrl_jax/mbpo/rollouts.py", 'propagation="random_member", elites_only=True,',
+         'propagation="random_member", elites_only=False,', "rollouts use every member"),
+        ("mbrl_jax/mbpo/train.py", "config.model_config(obs_dim, a_dim), termination_fn_for(",
+         "config.model_config(obs_dim, a_dim), None and termination_fn_for(",
+         "termination function not passed to the model"),
+        ("mbrl_jax/mbpo/train.py",
+         'next_obs = info["final_observation"].reshape(obs_dim).astype(jnp.float32)',
+         "next_obs = obs.reshape(obs_dim).astype(jnp.float32)",
+         "reset obs stored as next_obs at episode ends"),
+        ("mbrl_jax/mbpo/train.py", "Transition(carry.obs, action, r_t, next_obs,\n"
+         "                                                          terminated))",
+         "Transition(carry.obs, action, r_t, next_obs,\n"
+         "                                                          terminated | truncated))",
+         "time limits stored as terminal"),
+        ("mbrl_jax/mbpo/train.py", "warm = carry.env_steps < config.warmup_steps",
+         "warm = carry.env_steps <= config.warmup_steps", "warm-up one step too long"),
+        ("mbrl_jax/mbpo/rollouts.py", "n_real = num_real(batch_size, real_ratio)",
+         "n_real = batch_size - num_real(batch_size, real_ratio)", "real ratio inverted"),
+        ("mbrl_jax/mbpo/train.py", "Transition(carry.obs, action, r_t, next_obs,",
+         "Transition(next_obs, action, r_t, next_obs,", "stored obs is the next obs"),
+        ("mbrl_jax/mbpo/train.py", "            return agent.act(carry.agent, obs, k)",
+         "            return agent.act(carry.agent, obs, k, deterministic=True)",
+         "deterministic rollout policy"),
+        ("mbrl_jax/mbpo/rollouts.py", "keep = traj_mask & (steps < horizon_now)",
+         "keep = traj_mask & (steps <= horizon_now)", "rollouts one step past the horizon"),
+        ("mbrl_jax/mbpo/rollouts.py", "frac = jnp.clip((env_steps - a) / max(b - a, 1), 0.0, 1.0)",
+         "frac = jnp.clip((env_steps - b) / max(b - a, 1), 0.0, 1.0)",
+         "horizon schedule measured from its end"),
+        ("mbrl_jax/mbpo/rollouts.py", "next_obs=flat(traj.next_obs), done=flat(traj.terminated))",
+         "next_obs=flat(traj.obs), done=flat(traj.terminated))",
+         "model transitions store obs as next_obs"),
+        ("mbrl_jax/mbpo/rollouts.py", "imagined = jax.tree.map(lambda f, m: jnp.where(empty, f, m)",
+         "imagined = jax.tree.map(lambda f, m: jnp.where(~empty, f, m)",
+         "model rows replaced by real ones once the model buffer fills"),
+    ]),
+    "driver": (["tests/core", "tests/test_one_env_step_iterations.py"], [
+        ("mbrl_jax/core/loop.py",
+         "return carry, jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), metrics)",
+         "return carry, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1).reshape("
+         "(-1, *x.shape[2:])), metrics)", "iterations x F flattened in the wrong order"),
+        ("mbrl_jax/core/loop.py", "if not shape or shape[0] != f:", "if not shape:",
+         "step metrics without their [F] axis accepted"),
+        ("mbrl_jax/core/loop.py", "eval_key, key = jax.random.split(state.eval_key)",
+         "eval_key = key = state.eval_key", "every evaluation uses the same key"),
+        ("mbrl_jax/core/loop.py",
+         "return RunState(carry, eval_key, state.iteration + eval_every), (metrics, evaluation)",
+         "return RunState(carry, eval_key, state.iteration + 1), (metrics, evaluation)",
+         "iteration counter off after evaluation blocks"),
+        ("mbrl_jax/core/loop.py", "jax.random.fold_in(key, _EVAL_STREAM)", "key",
+         "evaluation keys equal the trainer's key"),
+        ("mbrl_jax/core/evaluation.py", "ended = ended | terminated | truncated",
+         "ended = ended | terminated", "evaluation ignores truncation"),
+        ("mbrl_jax/core/evaluation.py", "length = length + live.astype(jnp.int32)",
+         "length = length + 1", "evaluation length counts steps after the end"),
+        ("mbrl_jax/core/episodes.py",
+         "out.append(np.diff(np.concatenate([[0.0], cumulative[ends + 1]])))",
+         "out.append(np.diff(np.concatenate([[0.0], cumulative[ends]])))",
+         "episode return misses its last reward"),
+        ("mbrl_jax/core/episodes.py", "np.diff(np.concatenate([[-1], np.flatnonzero(d)]))",
+         "np.diff(np.concatenate([[0], np.flatnonzero(d)]))", "first episode one step short"),
+        ("mbrl_jax/core/episodes.py", "lo = np.maximum(t - window, 0)",
+         "lo = np.maximum(t - window + 1, 0)", "moving average window one short"),
+        ("mbrl_jax/core/buffer.py",
+         "return jax.random.randint(key, (batch_size,), 0, jnp.maximum(state.size, 1))",
+         "return jax.random.randint(key, (batch_size,), 0, state.capacity)",
+         "sampling from unwritten rows"),
+        ("mbrl_jax/core/report.py", "np.moveaxis(v, 2, 1).reshape(-1, v.shape[1])",
+         "v.reshape(-1, v.shape[1])", "env streams folded without moving the env axis"),
+    ]),
 }
 
 
 def run_one(tests: list[str], timeout: int) -> tuple[bool, str]:
     """(killed, first failing test or the reason)."""
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    # one process (-n 0), tests in the listed order (oracles first): -x stops at the first
+    # failure, so a killed bug costs only the tests before it
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider",
+           *tests]
     try:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -147,6 +271,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="+", help=f"{sorted(BUGS)} or all")
     parser.add_argument("--list", action="store_true", help="print the bugs, run nothing")
+    parser.add_argument("--only", nargs="+", default=None, metavar="TEXT",
+                        help="run only the bugs whose description contains one of these; "
+                             "their rows replace those of an earlier run in --out")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per bug")
     parser.add_argument("--out", type=pathlib.Path,
                         default=ROOT / "scripts" / "results" / "planted_bugs.json")
@@ -160,6 +287,8 @@ def main(argv=None) -> int:
         tests, bugs = BUGS[module]
         rows = []
         for path, old, new, what in bugs:
+            if args.only and not any(text in what for text in args.only):
+                continue
             file = ROOT / path
             text = file.read_text()
             if text.count(old) != 1:
@@ -177,6 +306,11 @@ def main(argv=None) -> int:
                          "seconds": round(time.time() - start, 1)})
             print(f"{module:8s} {'killed  ' if killed else 'SURVIVED'} {what}  {by}", flush=True)
         if rows:
+            if args.only and module in results:  # keep the earlier rows of the other bugs
+                fresh = {r["bug"] for r in rows}
+                known = {what for *_, what in bugs}
+                rows = [r for r in results[module]["bugs"]
+                        if r["bug"] not in fresh and r["bug"] in known] + rows
             survived = [r["bug"] for r in rows if not r["killed"]]
             results[module] = {"planted": len(rows), "killed": len(rows) - len(survived),
                                "survived": survived, "tests": tests, "bugs": rows}

@@ -1,14 +1,22 @@
-"""MBPO runs: determinism, vmap equality, no retrace, model-buffer ageing, learning (slow)."""
+"""MBPO runs: determinism, vmap equality, no retrace, model-buffer ageing, the buffers row by row
+on a counter env, learning (slow)."""
 
 import dataclasses
+from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import tree_equal
+from flax import struct
+from gymnax.environments import environment, spaces
 
 from mbrl_jax import envs
-from mbrl_jax.mbpo import MBPOConfig, make_train
+from mbrl_jax.core import aged_buffer
+from mbrl_jax.core.loop import scan_steps
+from mbrl_jax.mbpo import MBPOConfig, make_train, make_trainer
+from mbrl_jax.sac import make_agent
 from mbrl_jax.models import EnsembleConfig
 from mbrl_jax.sac import SACConfig
 
@@ -75,3 +83,74 @@ def test_mbpo_improves_pendulum_return():
     episodes = np.asarray(metrics["reward"]).reshape(3, 15, 200).sum(-1)  # [3, 15]
     first, last = episodes[:, :2].mean(), episodes[:, -2:].mean()
     assert last > first + 600, (first, last)
+
+
+@struct.dataclass
+class _State(environment.EnvState):
+    t: Any
+    kind: Any
+
+
+class _Counter(environment.Environment):
+    """obs = [t, kind]; reward = the action; 3-step episodes: kind 1 terminates at t = 3, kind 0
+    is cut by the time limit. Actions in [-3, 3]."""
+
+    @property
+    def default_params(self):
+        return environment.EnvParams(max_steps_in_episode=3)
+
+    def step_env(self, key, state, action, params):
+        nxt = _State(time=state.time + 1, t=state.t + 1, kind=state.kind)
+        return self._obs(nxt), nxt, action[0], (nxt.t >= 3) & (state.kind == 1), {}
+
+    def reset_env(self, key, params):
+        state = _State(time=0, t=jnp.int32(0), kind=jax.random.bernoulli(key).astype(jnp.int32))
+        return self._obs(state), state
+
+    @staticmethod
+    def _obs(state):
+        return jnp.stack([state.t, state.kind]).astype(jnp.float32)
+
+    def observation_space(self, params):
+        return spaces.Box(0.0, 100.0, (2,), jnp.float32)
+
+    def action_space(self, params=None):
+        return spaces.Box(-3.0, 3.0, (1,), jnp.float32)
+
+
+def test_buffers_hold_real_transitions_and_rollouts_branch_from_real_states():
+    """12 env steps of an MBPO run on a counter env, checked row by row: the env buffer stores
+    (o_t, a_t, r_t, the true o_{t+1}, terminated only), warm-up actions span the env's bounds,
+    SAC updates start right after the warm-up, and the model buffer's rollouts (horizon 1)
+    start from real states with actions sampled from the policy, not its mean."""
+    env = _Counter()
+    config = dataclasses.replace(TINY, total_steps=12, env_steps_per_iteration=6,
+                                 warmup_steps=6, rollout_starts=4, rollout_schedule=(0, 1, 1, 1),
+                                 termination="learned", real_ratio=0.5)
+    trainer = make_trainer(config, env, env.default_params)
+    hp = trainer.default_hparams
+    start = trainer.init(jax.random.key(0), hp)
+    carry, metrics = jax.jit(lambda c: scan_steps(trainer, c, hp, 2))(start)
+    real = jax.tree.map(lambda x: np.asarray(x)[:12], carry.env_buffer.data)
+    t, kind = real.obs[:, 0], real.obs[:, 1]
+    np.testing.assert_array_equal(t, np.tile([0, 1, 2], 4))
+    np.testing.assert_array_equal(real.next_obs[:, 0], t + 1)  # never the reset observation
+    np.testing.assert_array_equal(real.next_obs[:, 1], kind)
+    assert 0 < kind[t == 2].sum() < 4                          # both kinds of episode end
+    np.testing.assert_array_equal(real.done, (t == 2) & (kind == 1))
+    np.testing.assert_allclose(real.reward, real.action[:, 0])
+    assert 1.5 < np.abs(real.action[:6]).max() <= 3.0           # warm-up: uniform in [-3, 3]
+    assert int(carry.agent.num_updates) == 6 * config.updates_per_step  # steps 6..11
+
+    held = int(carry.model_buffer.size)
+    assert held == 2 * config.rollout_starts                   # two refits, horizon 1
+    rows = aged_buffer.sample_indices(carry.model_buffer, jax.random.key(1), 64)
+    model = jax.tree.map(lambda x: np.asarray(x)[np.asarray(rows)], carry.model_buffer.data)
+    real_states = {tuple(o) for o in real.obs}
+    assert all(tuple(o) in real_states for o in model.obs)      # branched from real states
+    low, high = np.float32([-3.0]), np.float32([3.0])
+    agent = make_agent(config.sac, 2, low, high)
+    for state in (start.agent, carry.agent):                   # the policy at either refit
+        mean_action = np.asarray(agent.act(state, jnp.asarray(model.obs), jax.random.key(0),
+                                           deterministic=True))
+        assert not np.isclose(model.action, mean_action, atol=1e-4).any()

@@ -5,6 +5,7 @@ bounds."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from conftest import tree_equal
 
@@ -178,3 +179,59 @@ def test_act_respects_bounds_and_deterministic_mode(setup):
     np.testing.assert_allclose(det, (HIGH + LOW) / 2 + (HIGH - LOW) / 2 * np.tanh(mean),
                                rtol=1e-5, atol=1e-6)
     assert agent.act(state, obs[0], jax.random.key(0)).shape == (2,)
+
+
+def test_update_wires_the_losses_as_sac_prescribes(setup):
+    """One update against an oracle assembled from the losses (each pinned to numpy above) and
+    optax.adam: critics on env actions mapped to (-1, 1) with alpha = exp(log_alpha) and the
+    target critics; then the actor against the *updated* critics; then log-alpha on that
+    actor loss's log-probabilities with target entropy -|A|; then Polyak on the targets."""
+    agent, state, batch, update = setup
+    nets = agent.networks
+    target0 = jax.tree.map(lambda p: p * 1.1 + 0.05, state.critic_params)
+    state = state.replace(target_critic_params=target0, log_alpha=jnp.float32(np.log(0.3)))
+    hp = TINY.hparams().replace(critic_lr=jnp.float32(1e-2), actor_lr=jnp.float32(2e-2),
+                                alpha_lr=jnp.float32(5e-2), tau=jnp.float32(0.2))
+    key = jax.random.key(7)
+    new, _ = update(state, batch, key, hp)
+
+    critic_key, actor_key = jax.random.split(key)
+    unit_a = jnp.asarray((batch.action - (HIGH + LOW) / 2) / ((HIGH - LOW) / 2), jnp.float32)
+    alpha = 0.3
+
+    def adam(params, grads, lr):
+        tx = optax.adam(lr)
+        updates, _ = tx.update(grads, tx.init(params), params)
+        return optax.apply_updates(params, updates)
+
+    @jax.jit
+    def oracle():
+        c_grads = jax.grad(lambda p: losses.critic_loss(
+            p, target0, state.actor_params, nets, batch.obs, unit_a, batch.reward,
+            batch.next_obs, batch.done, critic_key, alpha, hp.gamma)[0])(state.critic_params)
+        critic = adam(state.critic_params, c_grads, hp.critic_lr)
+        a_grads, logp = jax.grad(lambda p: losses.actor_loss(
+            p, critic, nets, batch.obs, actor_key, alpha), has_aux=True)(state.actor_params)
+        actor = adam(state.actor_params, a_grads, hp.actor_lr)
+        t_grad = jax.grad(losses.temperature_loss)(state.log_alpha, logp, -2.0)
+        log_alpha = adam(state.log_alpha, t_grad, hp.alpha_lr)
+        target = jax.tree.map(lambda c, t: 0.2 * c + 0.8 * t, critic, target0)
+        return critic, actor, log_alpha, target
+
+    critic, actor, log_alpha, target = oracle()
+    for got, want in ((new.critic_params, critic), (new.actor_params, actor),
+                      (new.log_alpha, log_alpha), (new.target_critic_params, target)):
+        for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+    assert agent.target_entropy == -2.0
+
+
+def test_actor_log_std_is_clipped_to_the_config_range(setup):
+    agent, state, *_ = setup
+    p = state.actor_params["params"]
+    for bias, want in ((100.0, TINY.log_std_max), (-100.0, TINY.log_std_min)):
+        out = {"bias": p["output"]["bias"].at[2:].set(bias),
+               "kernel": p["output"]["kernel"].at[:, 2:].set(0.0)}
+        _, log_std = agent.networks.actor.apply({"params": {**p, "output": out}},
+                                                jnp.zeros((3, OBS_DIM)))
+        np.testing.assert_array_equal(log_std, want)

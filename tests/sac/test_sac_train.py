@@ -103,7 +103,7 @@ class _Counter(environment.Environment):
         return spaces.Box(0.0, 100.0, (2,), jnp.float32)
 
     def action_space(self, params=None):
-        return spaces.Box(-1.0, 1.0, (1,), jnp.float32)
+        return spaces.Box(-3.0, 3.0, (1,), jnp.float32)
 
 
 def test_episode_ends_store_the_true_next_observation():
@@ -123,6 +123,8 @@ def test_episode_ends_store_the_true_next_observation():
     np.testing.assert_array_equal(data.done[:24], (next_t == 3) & (kind == 1))
     np.testing.assert_array_equal(np.asarray(metrics["done"]).ravel(), next_t == 3)
     np.testing.assert_allclose(data.reward[:24], data.action[:24, 0])
+    # warm-up actions: uniform over the env's bounds [-3, 3] (stored in env scale)
+    assert np.abs(data.action[:24]).max() <= 3.0 and np.abs(data.action[:24]).max() > 1.5
 
 
 @pytest.mark.parametrize("kwargs, field", [
