@@ -15,6 +15,7 @@ import argparse
 import json
 import pathlib
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -267,6 +268,10 @@ def run_one(tests: list[str], timeout: int) -> tuple[bool, str]:
     return True, failed[0] if failed else f"pytest exit {proc.returncode}"
 
 
+def _restore_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # unwinds through the `finally` that undoes the current bug
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="+", help=f"{sorted(BUGS)} or all")
@@ -282,6 +287,13 @@ def main(argv=None) -> int:
     unknown = set(modules) - set(BUGS)
     if unknown:
         parser.error(f"unknown modules {sorted(unknown)}; known: {sorted(BUGS)}")
+    if not args.list:
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "mbrl_jax"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        if dirty:
+            raise SystemExit(f"mbrl_jax/ has uncommitted changes; bugs are planted on a clean "
+                             f"tree:\n{dirty}")
+        signal.signal(signal.SIGTERM, _restore_on_sigterm)
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     for module in modules:
         tests, bugs = BUGS[module]

@@ -16,9 +16,8 @@ from mbrl_jax import envs
 from mbrl_jax.core import aged_buffer
 from mbrl_jax.core.loop import scan_steps
 from mbrl_jax.mbpo import MBPOConfig, make_train, make_trainer
-from mbrl_jax.sac import make_agent
 from mbrl_jax.models import EnsembleConfig
-from mbrl_jax.sac import SACConfig
+from mbrl_jax.sac import SACConfig, make_agent
 
 TINY = MBPOConfig(
     total_steps=30, env_steps_per_iteration=10, warmup_steps=10, rollout_starts=6,

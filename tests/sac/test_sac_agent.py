@@ -193,7 +193,7 @@ def test_update_wires_the_losses_as_sac_prescribes(setup):
     hp = TINY.hparams().replace(critic_lr=jnp.float32(1e-2), actor_lr=jnp.float32(2e-2),
                                 alpha_lr=jnp.float32(5e-2), tau=jnp.float32(0.2))
     key = jax.random.key(7)
-    new, _ = update(state, batch, key, hp)
+    new, metrics = update(state, batch, key, hp)
 
     critic_key, actor_key = jax.random.split(key)
     unit_a = jnp.asarray((batch.action - (HIGH + LOW) / 2) / ((HIGH - LOW) / 2), jnp.float32)
@@ -206,19 +206,24 @@ def test_update_wires_the_losses_as_sac_prescribes(setup):
 
     @jax.jit
     def oracle():
-        c_grads = jax.grad(lambda p: losses.critic_loss(
+        c_loss, c_grads = jax.value_and_grad(lambda p: losses.critic_loss(
             p, target0, state.actor_params, nets, batch.obs, unit_a, batch.reward,
             batch.next_obs, batch.done, critic_key, alpha, hp.gamma)[0])(state.critic_params)
         critic = adam(state.critic_params, c_grads, hp.critic_lr)
-        a_grads, logp = jax.grad(lambda p: losses.actor_loss(
+        (a_loss, logp), a_grads = jax.value_and_grad(lambda p: losses.actor_loss(
             p, critic, nets, batch.obs, actor_key, alpha), has_aux=True)(state.actor_params)
         actor = adam(state.actor_params, a_grads, hp.actor_lr)
-        t_grad = jax.grad(losses.temperature_loss)(state.log_alpha, logp, -2.0)
+        t_loss, t_grad = jax.value_and_grad(losses.temperature_loss)(state.log_alpha, logp, -2.0)
         log_alpha = adam(state.log_alpha, t_grad, hp.alpha_lr)
         target = jax.tree.map(lambda c, t: 0.2 * c + 0.8 * t, critic, target0)
-        return critic, actor, log_alpha, target
+        return critic, actor, log_alpha, target, (c_loss, a_loss, t_loss)
 
-    critic, actor, log_alpha, target = oracle()
+    critic, actor, log_alpha, target, (c_loss, a_loss, t_loss) = oracle()
+    # Adam's first step is about -lr * sign(g), blind to most wiring slips: the losses are not
+    np.testing.assert_allclose(metrics["critic_loss"], c_loss, rtol=1e-5)
+    np.testing.assert_allclose(metrics["actor_loss"], a_loss, rtol=1e-5)
+    np.testing.assert_allclose(metrics["alpha_loss"], t_loss, rtol=1e-5)
+    np.testing.assert_allclose(metrics["alpha"], alpha, rtol=1e-6)
     for got, want in ((new.critic_params, critic), (new.actor_params, actor),
                       (new.log_alpha, log_alpha), (new.target_critic_params, target)):
         for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
