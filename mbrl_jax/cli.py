@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from mbrl_jax.core import compare, sweep
     from mbrl_jax.core.checkpoint import CheckpointMismatchError
-    from mbrl_jax.core.run import RunError
+    from mbrl_jax.core.run import RunError, RunSetupError
 
     commands = {"train": _train, "sweep": sweep.run_command, "plot": compare.plot_command,
                 "compare": compare.compare_command,
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = commands[args.command](args)
     except (ConfigError, envs.NotTabularError, envs.UnknownEnvError, CLIError,
-            CheckpointMismatchError, FileNotFoundError) as err:
+            CheckpointMismatchError, FileNotFoundError, RunSetupError) as err:
         parser.exit(2, f"mbrl-jax: error: {err}\n")
     except RunError as err:
         parser.exit(1, f"mbrl-jax: error: {err}\n")

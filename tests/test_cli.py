@@ -161,3 +161,15 @@ def test_every_registered_algorithm_trains_from_the_cli(name, tmp_path):
                  "--no-progress"]) == 0
     metrics = np.load(out / "metrics.npz")
     assert metrics["reward"].shape[0] == 2 and np.isfinite(metrics["reward"]).all()
+
+
+def test_a_run_too_large_for_memory_is_a_usage_error(tmp_path, capsys):
+    """Refused before it starts: exit status 2 and one line naming what to change (the chunks
+    are whole evaluation intervals, so --chunk-steps alone cannot shrink them)."""
+    with pytest.raises(SystemExit) as info:
+        main(["train", "dyna-q", "--steps", "2000000000", "--seeds", "1024", "--out",
+              str(tmp_path / "x"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("mbrl-jax: error: the run cannot fit")
+    assert "--chunk-steps" in err and "--eval-every" in err and "Traceback" not in err

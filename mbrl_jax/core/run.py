@@ -31,6 +31,11 @@ class RunError(RuntimeError):
     """A run that cannot start (memory, a bad resume) or stopped on a non-finite value."""
 
 
+class RunSetupError(RunError):
+    """A run refused before it starts (it cannot fit in memory, a bad resume, seeds the devices
+    do not divide): a usage error, which the CLI reports in one line with exit status 2."""
+
+
 class RunSettings(NamedTuple):
     """out: the run folder. meta: JSON identity saved with checkpoints (algorithm, env, config,
     seeds...). expect: what a resumed checkpoint's meta must match (default: meta).
@@ -125,9 +130,13 @@ def plan_memory(trainer: Trainer, num_seeds: int, settings: RunSettings):
     capacity = memory.device_capacity(devices[0])
     need = est.device_bytes(len(devices))
     if capacity is not None and need > capacity:
-        raise RunError(f"the run cannot fit: {est.describe(len(devices))}; the device has "
-                       f"{memory.fmt_bytes(capacity)} free. Use fewer seeds, more devices "
-                       f"(--devices all) or a smaller --chunk-steps")
+        interval = ("" if not settings.eval_every else
+                    f"; a chunk holds whole evaluation intervals "
+                    f"({settings.eval_every * trainer.env_steps_per_iteration} env steps), so "
+                    "also evaluate more often (--eval-every) or not at all (--eval-every 0)")
+        raise RunSetupError(f"the run cannot fit: {est.describe(len(devices))}; the device has "
+                            f"{memory.fmt_bytes(capacity)} free. Use fewer seeds, more devices "
+                            f"(--devices all) or a smaller --chunk-steps{interval}")
     budget = settings.host_metrics_budget
     if budget is None:
         available = memory.host_available() or 0
@@ -148,7 +157,7 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
     try:
         SeedSharding(settings.devices, num_seeds)
     except ValueError as err:  # a seed count the devices do not divide
-        raise RunError(str(err)) from None
+        raise RunSetupError(str(err)) from None
     chunk_steps, keep, est = plan_memory(trainer, num_seeds, settings)
     print(est.describe(len(settings.devices or [None]))
           + ("" if keep else "; per-step metrics are not kept on the host (too large): "
@@ -159,14 +168,15 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
     start, host, session_base = None, {}, 0.0
     if settings.resume:
         if ckpt is None or ckpt.latest_step() is None:
-            raise RunError(f"--resume: no checkpoint in {out / 'checkpoints'}")
+            raise RunSetupError(f"--resume: no checkpoint in {out / 'checkpoints'}")
         abstract = jax.eval_shape(jax.vmap(
             lambda k: init_run_state(trainer, k, trainer.default_hparams)), keys)
         start, host, saved = ckpt.restore(abstract, settings.expect or settings.meta)
         session_base = saved.get("wall_seconds", 0.0)
         step = saved["step"]
         if step > trainer.num_env_steps:
-            raise RunError(f"--resume: the checkpoint is at env step {step}, beyond this run's "
+            raise RunSetupError(f"--resume: the checkpoint is at env step {step}, beyond this "
+                                f"run's "
                            f"{trainer.num_env_steps} steps")
         _truncate_jsonl(out / "metrics.jsonl", step)
         _truncate_jsonl(out / "eval.jsonl", step)
@@ -276,4 +286,5 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
                       result.compile_seconds, result.run_seconds, steps_per_s, est)
 
 
-__all__ = ["RunError", "RunOutcome", "RunSettings", "plan_memory", "run_in_folder"]
+__all__ = ["RunError", "RunOutcome", "RunSettings", "RunSetupError", "plan_memory",
+           "run_in_folder"]
