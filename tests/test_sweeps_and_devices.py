@@ -50,7 +50,7 @@ def test_seeds_sharded_over_four_devices_equal_the_single_device_run(tmp_path):
                           "DynaMaze", "--steps", "50", "--seeds", "6", "--devices", "all",
                           "--no-progress", "--out", str(tmp_path / "r")], env=env,
                          capture_output=True, text=True)
-    assert out.returncode == 1 and "6 seeds do not split evenly over 4 devices" in out.stderr
+    assert out.returncode == 2 and "6 seeds do not split evenly over 4 devices" in out.stderr
     assert "multiple of 4 (e.g. 4 or 8 seeds)" in out.stderr
 
 
