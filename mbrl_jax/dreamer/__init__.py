@@ -22,10 +22,15 @@ Where ours differs (each a deliberate simplification for small CPU budgets, or u
 - No replayed-value loss (the current code also trains the critic on replayed trajectories), no
   percentile-offset return normalisation beyond the scale, no advantage normalisation.
 - Continue in imagination: the predicted probability, not the Bernoulli mode.
-- Continuous actions: a tanh-mean normal with std in [0.1, 1] (DreamerV3's bounded normal) whose
-  samples are clipped to [-1, 1] for the env only; by default the actor is trained by
-  backpropagation through the dynamics (`actor_grad_continuous="dynamics"`, the 2023 code's
-  choice for continuous control) rather than REINFORCE.
+- Continuous actions: a tanh-mean normal with std in [0.1, 1] (DreamerV3's bounded normal); the
+  replay stores the raw sample, as DreamerV3 does, and only the env receives it clipped to
+  [-1, 1]; by default the actor is trained by backpropagation through the dynamics
+  (`actor_grad_continuous="dynamics"`, the 2023 code's choice for continuous control) rather
+  than REINFORCE.
+- Backprop actor: the objective is -G_t / S, without the -v(s_t) baseline (v does not depend on
+  the actor's params, so the gradient is the same; the loss value differs); the predicted
+  continue probability is not stop-gradiented, so it passes gradient into the actor through the
+  weights and discounts; the actor's output layer is not scaled down at initialisation.
 - MinAtar grids: a two-layer conv encoder and an MLP decoder of the flattened grid (MSE), not
   DreamerV3's conv decoder.
 - Replay: uniform over history (DreamerV3 mixes in recency), windows may cross episode
