@@ -27,8 +27,8 @@ Where ours differs (each a deliberate simplification for small CPU budgets, or u
   [-1, 1]; by default the actor is trained by backpropagation through the dynamics
   (`actor_grad_continuous="dynamics"`, the 2023 code's choice for continuous control) rather
   than REINFORCE.
-- Backprop actor: the objective is -G_t / S, without the -v(s_t) baseline (v does not depend on
-  the actor's params, so the gradient is the same; the loss value differs); the predicted
+- Backprop actor: the objective is -G_t / S, without DreamerV3's -v(s_t) baseline (s_t depends
+  on the earlier imagined actions, so the baseline changes the gradient too); the predicted
   continue probability is not stop-gradiented, so it passes gradient into the actor through the
   weights and discounts; the actor's output layer is not scaled down at initialisation.
 - MinAtar grids: a two-layer conv encoder and an MLP decoder of the flattened grid (MSE), not
