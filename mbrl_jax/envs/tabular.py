@@ -81,9 +81,21 @@ def tabular_spec(env, env_params) -> TabularSpec:
 _PROBE_STEPS = 64
 
 
+_PROBED: dict = {}
+
+
 def _observations_integral(env, env_params, box: spaces.Box) -> bool:
     """Whether a random-action run of `_PROBE_STEPS` steps (auto-resets included) observes only
-    whole numbers within the bounds (some gymnax envs declare bounds their observations leave)."""
+    whole numbers within the bounds (some gymnax envs declare bounds their observations leave).
+    Remembered per env class, constructor state and params: `mbrl-jax envs` and the trainers ask
+    again for the same env, and each probe costs a compilation."""
+    memo = (type(env), repr(sorted(vars(env).items())), repr(env_params), repr(box))
+    if memo not in _PROBED:
+        _PROBED[memo] = _probe(env, env_params, box)
+    return _PROBED[memo]
+
+
+def _probe(env, env_params, box: spaces.Box) -> bool:
     num_actions = int(env.action_space(env_params).n)
 
     @jax.jit
