@@ -47,6 +47,29 @@ def test_branched_rollouts_stop_storing_after_termination():
     assert float(stats.kept) == 4 / 8 and float(stats.terminated) == 1 / 4
 
 
+def test_branched_rollouts_step_with_the_elites_and_store_their_predictions():
+    """A hand-set deterministic ensemble: the elites (members 0 and 2) predict obs + 1 and
+    reward 0.5, the non-elite member 1 obs + 100. Every stored transition is (o, a, 0.5, o + 1):
+    the rollouts use elites only and store the prediction, not the input, as next obs."""
+    cfg = EnsembleConfig(obs_dim=2, action_dim=1, ensemble_size=3, num_elites=2,
+                         hidden_sizes=(8,), zero_init_output=True, probabilistic=False)
+    model = make_ensemble(cfg, termination_fn=lambda o, a, n: jnp.zeros((), bool))
+    state = model.init(jax.random.key(0))
+    bias = jnp.array([[1.0, 1.0, 0.5], [100.0, 100.0, 50.0], [1.0, 1.0, 0.5]])
+    params = {**state.params, "net": {"params": {**state.params["net"]["params"], "output": {
+        **state.params["net"]["params"]["output"], "bias": bias}}}}
+    state = state.replace(params=params, elite_idx=jnp.array([0, 2]))
+    start = jnp.asarray(np.random.default_rng(0).normal(size=(16, 2)), jnp.float32)
+    items, keep, _ = branched_rollouts(
+        model, state, lambda k, o: jnp.zeros((o.shape[0], 1)), jax.random.key(1), start,
+        max_horizon=3, horizon_now=jnp.int32(3), threshold=None)
+    assert bool(keep.all())
+    np.testing.assert_allclose(items.obs[:16], start)               # branched from the starts
+    np.testing.assert_allclose(items.next_obs, items.obs + 1.0, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(items.obs[16:], items.next_obs[:-16], rtol=1e-6)  # chained
+    np.testing.assert_allclose(items.reward, 0.5, rtol=1e-5)
+
+
 def test_horizon_follows_the_linear_schedule():
     # (a, b, h_a, h_b) = (100, 300, 1, 5): 1 until 100, then 1 + 4 * (t - 100) / 200, floored
     steps = jnp.array([0, 100, 149, 150, 250, 300, 1000])

@@ -147,6 +147,7 @@ def test_buffers_hold_real_transitions_and_rollouts_branch_from_real_states():
     model = jax.tree.map(lambda x: np.asarray(x)[np.asarray(rows)], carry.model_buffer.data)
     real_states = {tuple(o) for o in real.obs}
     assert all(tuple(o) in real_states for o in model.obs)      # branched from real states
+    assert len({tuple(o) for o in model.obs}) >= 3              # drawn from the env buffer
     low, high = np.float32([-3.0]), np.float32([3.0])
     agent = make_agent(config.sac, 2, low, high)
     for state in (start.agent, carry.agent):                   # the policy at either refit
