@@ -2,15 +2,13 @@
 on a counter env, learning (slow)."""
 
 import dataclasses
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import tree_equal
-from flax import struct
-from gymnax.environments import environment, spaces
+from counter_env import Counter
 
 from mbrl_jax import envs
 from mbrl_jax.core import aged_buffer
@@ -84,45 +82,12 @@ def test_mbpo_improves_pendulum_return():
     assert last > first + 600, (first, last)
 
 
-@struct.dataclass
-class _State(environment.EnvState):
-    t: Any
-    kind: Any
-
-
-class _Counter(environment.Environment):
-    """obs = [t, kind]; reward = the action; 3-step episodes: kind 1 terminates at t = 3, kind 0
-    is cut by the time limit. Actions in [-3, 3]."""
-
-    @property
-    def default_params(self):
-        return environment.EnvParams(max_steps_in_episode=3)
-
-    def step_env(self, key, state, action, params):
-        nxt = _State(time=state.time + 1, t=state.t + 1, kind=state.kind)
-        return self._obs(nxt), nxt, action[0], (nxt.t >= 3) & (state.kind == 1), {}
-
-    def reset_env(self, key, params):
-        state = _State(time=0, t=jnp.int32(0), kind=jax.random.bernoulli(key).astype(jnp.int32))
-        return self._obs(state), state
-
-    @staticmethod
-    def _obs(state):
-        return jnp.stack([state.t, state.kind]).astype(jnp.float32)
-
-    def observation_space(self, params):
-        return spaces.Box(0.0, 100.0, (2,), jnp.float32)
-
-    def action_space(self, params=None):
-        return spaces.Box(-3.0, 3.0, (1,), jnp.float32)
-
-
 def test_buffers_hold_real_transitions_and_rollouts_branch_from_real_states():
     """12 env steps of an MBPO run on a counter env, checked row by row: the env buffer stores
     (o_t, a_t, r_t, the true o_{t+1}, terminated only), warm-up actions span the env's bounds,
     SAC updates start right after the warm-up, and the model buffer's rollouts (horizon 1)
     start from real states with actions sampled from the policy, not its mean."""
-    env = _Counter()
+    env = Counter()
     config = dataclasses.replace(TINY, total_steps=12, env_steps_per_iteration=6,
                                  warmup_steps=6, rollout_starts=4, rollout_schedule=(0, 1, 1, 1),
                                  termination="learned", real_ratio=0.5)

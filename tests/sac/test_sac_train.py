@@ -2,15 +2,13 @@
 and update counts, auto-reset handling (true next observation, terminated vs truncated), config
 errors, and learning on Pendulum (slow)."""
 
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import tree_equal
-from flax import struct
-from gymnax.environments import environment, spaces
+from counter_env import Counter
 
 from mbrl_jax import envs
 from mbrl_jax.core import ConfigError
@@ -72,42 +70,8 @@ def test_evaluate_hook_runs_deterministic_episodes():
     assert np.all(np.asarray(a["return"]) < 0)
 
 
-# A counter env: obs = [t, kind], reward = action. Each episode draws its kind at reset; it lasts
-# 3 steps: kind 1 terminates at t = 3 (and hits the time limit 3 as well: termination wins),
-# kind 0 is truncated by the time limit. Pins down what the buffer stores at episode ends.
-@struct.dataclass
-class _State(environment.EnvState):
-    t: Any
-    kind: Any
-
-
-class _Counter(environment.Environment):
-    @property
-    def default_params(self):
-        return environment.EnvParams(max_steps_in_episode=3)
-
-    def step_env(self, key, state, action, params):
-        nxt = _State(time=state.time + 1, t=state.t + 1, kind=state.kind)
-        terminated = (nxt.t >= 3) & (state.kind == 1)
-        return self._obs(nxt), nxt, action[0], terminated, {}
-
-    def reset_env(self, key, params):
-        state = _State(time=0, t=jnp.int32(0), kind=jax.random.bernoulli(key).astype(jnp.int32))
-        return self._obs(state), state
-
-    @staticmethod
-    def _obs(state):
-        return jnp.stack([state.t, state.kind]).astype(jnp.float32)
-
-    def observation_space(self, params):
-        return spaces.Box(0.0, 100.0, (2,), jnp.float32)
-
-    def action_space(self, params=None):
-        return spaces.Box(-3.0, 3.0, (1,), jnp.float32)
-
-
 def test_episode_ends_store_the_true_next_observation():
-    env = _Counter()
+    env = Counter()
     config = SACConfig(hidden_sizes=(4,), batch_size=4, buffer_size=64, warmup_steps=12,
                        total_steps=12, num_envs=2)
     trainer = make_trainer(config, env, env.default_params)
