@@ -22,11 +22,20 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
+CONTRACT_TESTS = ("test_one_env_step_per_iteration_gives_metrics_per_env_step",
+                  "test_same_key_same_run_other_key_other_run_and_no_retrace",
+                  "test_vmap_over_seeds_equals_the_single_runs")
+
+
+def _contract(name):
+    """The registry-wide contract tests (tests/test_contract.py) for one algorithm."""
+    return [f"tests/test_contract.py::{test}[{name}]" for test in CONTRACT_TESTS]
+
+
 # module -> (test paths, [(file, old, new, what the bug is)]); `old` must occur exactly once.
 BUGS = {
     "muzero": (["tests/muzero/test_oracles.py", "tests/muzero/test_networks.py",
-                "tests/muzero", "tests/test_one_env_step_iterations.py::"
-                "test_one_env_step_per_iteration_gives_metrics_per_env_step[muzero]"], [
+                "tests/muzero", *_contract("muzero")], [
         ("mbrl_jax/muzero/losses.py", "jnp.where(ended[:-1], 0.0, r[:k_steps - 1])",
          "jnp.where(ended[:-1], 0.0, r[1:k_steps])", "reward target shifted by one step"),
         ("mbrl_jax/muzero/losses.py", "jnp.cumsum((first_end & term)[:k_steps - 1]) > 0",
@@ -71,8 +80,7 @@ BUGS = {
          "discount = jnp.ones_like(reward)", "search ignores the discount"),
     ]),
     "dreamer": (["tests/dreamer/test_dreamer_oracles.py", "tests/dreamer/test_dreamer_math.py",
-                 "tests/dreamer", "tests/test_one_env_step_iterations.py::"
-                 "test_one_env_step_per_iteration_gives_metrics_per_env_step[dreamer]"], [
+                 "tests/dreamer", *_contract("dreamer")], [
         ("mbrl_jax/dreamer/math.py",
          "return jnp.maximum(dyn, free_bits), jnp.maximum(rep, free_bits)",
          "return (jnp.maximum(dyn.mean(), free_bits) + 0 * dyn,\n"
@@ -175,8 +183,7 @@ BUGS = {
          "warm = carry.env_steps <= config.warmup_steps", "warm-up one step too long"),
     ]),
     "mbpo": (["tests/mbpo/test_mbpo_rollouts.py", "tests/mbpo",
-              "tests/test_one_env_step_iterations.py::"
-              "test_one_env_step_per_iteration_gives_metrics_per_env_step[mbpo]"], [
+              *_contract("mbpo")], [
         ("mbrl_jax/mbpo/train.py", "start_obs = buffer.sample(carry.env_buffer, start_key, m).obs",
          "start_obs = aged_buffer.sample(carry.model_buffer, start_key, m).obs",
          "rollout starts drawn from the model buffer"),
@@ -215,7 +222,7 @@ BUGS = {
          "imagined = jax.tree.map(lambda f, m: jnp.where(~empty, f, m)",
          "model rows replaced by real ones once the model buffer fills"),
     ]),
-    "driver": (["tests/core", "tests/test_one_env_step_iterations.py"], [
+    "driver": (["tests/core", "tests/test_contract.py"], [
         ("mbrl_jax/core/loop.py",
          "return carry, jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), metrics)",
          "return carry, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1).reshape("

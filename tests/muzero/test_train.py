@@ -1,49 +1,20 @@
-"""The train contract for MuZero: determinism, vmap == single runs, no retrace, config errors,
-the CLI, and (slow) learning Catch."""
+"""The MuZero trainer: config errors, the CLI, and (slow) learning Catch. Determinism, vmap ==
+single runs and no retrace are checked for every algorithm in tests/test_contract.py."""
 
 import jax
 import numpy as np
 import pytest
-from conftest import tree_equal
 
 from mbrl_jax import envs
 from mbrl_jax.core import ConfigError
 from mbrl_jax.core.loop import run_chunked
-from mbrl_jax.muzero import MuZeroConfig, make_train, make_trainer
+from mbrl_jax.muzero import MuZeroConfig, make_trainer
 
 CATCH = envs.make("Catch-bsuite")
 TINY = MuZeroConfig(total_steps=16, num_envs=2, rollout_length=8, updates_per_iteration=1,
                     batch_size=8, num_simulations=3, unroll_steps=2, td_steps=3,
                     replay_length=32, support_size=3, hidden_sizes=(8,), latent_size=8,
                     eval_episodes=2, eval_max_steps=12)
-
-
-_TRACES = []
-_TRAIN = make_train(TINY, *CATCH)
-_JIT_TRAIN = jax.jit(lambda key: _TRACES.append(1) or _TRAIN(key))  # counts its traces
-
-
-def test_determinism_and_no_retrace():
-    fn = _JIT_TRAIN
-    a, b, c = fn(jax.random.key(1)), fn(jax.random.key(1)), fn(jax.random.key(2))
-    assert len(_TRACES) == 1
-    assert tree_equal(a, b)
-    assert not tree_equal(a, c)
-    state, metrics = a
-    assert metrics["reward"].shape == (16, 2) and metrics["done"].shape == (16, 2)
-    assert np.all(np.isfinite(metrics["loss"]))
-
-
-def test_vmap_equals_single_runs():
-    keys = jax.random.split(jax.random.key(0), 2)
-    batched = jax.jit(jax.vmap(_TRAIN))(keys)
-    single = _JIT_TRAIN(keys[1])
-    got = jax.tree.map(lambda x: x[1], batched)
-    # Same program up to batching: equal to float rounding (XLA may fuse batched ops apart).
-    for x, y in zip(jax.tree.leaves(got), jax.tree.leaves(single), strict=True):
-        np.testing.assert_allclose(np.asarray(x, float), np.asarray(y, float), rtol=1e-5,
-                                   atol=1e-5)
-    np.testing.assert_array_equal(got[1]["reward"], single[1]["reward"])
 
 
 @pytest.mark.parametrize("env_id,overrides,field", [
