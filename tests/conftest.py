@@ -43,12 +43,13 @@ def pytest_unconfigure(config):
 
 
 def tree_equal(a, b) -> bool:
-    """Exact equality of two pytrees of arrays (structure and every value)."""
+    """Exact equality of two pytrees of arrays (structure and every value; NaN equals NaN)."""
     la, ta = jax.tree.flatten(a)
     lb, tb = jax.tree.flatten(b)
     if ta != tb:
         return False
-    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb, strict=True))
+    return all(np.array_equal(x, y, equal_nan=x.dtype.kind in "fc")
+               for x, y in zip(map(np.asarray, la), map(np.asarray, lb), strict=True))
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import functools
 import jax
 import numpy as np
 import pytest
+from conftest import tree_equal
 
 from mbrl_jax import envs
 from mbrl_jax.algorithms import registry
@@ -36,15 +37,6 @@ TOLERANCE = {"mbpo": dict(rtol=1e-2, atol=1e-3)}
 SEEDS = 2
 
 NAMES = [pytest.param(n, marks=pytest.mark.xdist_group(f"contract-{n}")) for n in registry()]
-
-
-def _same(a, b) -> bool:
-    """Exact equality of two pytrees; NaN equals NaN."""
-    la, ta = jax.tree.flatten(a)
-    lb, tb = jax.tree.flatten(b)
-    return ta == tb and all(
-        np.array_equal(x, y, equal_nan=np.asarray(x).dtype.kind == "f")
-        for x, y in zip(map(np.asarray, la), map(np.asarray, lb), strict=True))
 
 
 @functools.cache
@@ -90,8 +82,8 @@ def test_same_key_same_run_other_key_other_run_and_no_retrace(name):
     got = _runs(name)
     (first, other), again = got["runs"], got["again"]
     assert got["traces"] == 1, "the second call retraced"
-    assert _same(first, again)
-    assert not _same(first, other), "the key does not reach the run"
+    assert tree_equal(first, again)
+    assert not tree_equal(first, other), "the key does not reach the run"
 
 
 @pytest.mark.parametrize("name", NAMES)
