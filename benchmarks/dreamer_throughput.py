@@ -28,9 +28,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from machine import describe_machine  # noqa: E402
 
 from mbrl_jax import envs  # noqa: E402
-from mbrl_jax.core.loop import scan_steps  # noqa: E402
 from mbrl_jax.dreamer import DreamerConfig, make_agent, make_trainer  # noqa: E402
 from mbrl_jax.dreamer.rssm import feat  # noqa: E402
+from mbrl_jax.driver.loop import scan_steps  # noqa: E402
 
 PRESETS = {
     # The sizes of scripts/dreamer_results.py's cpu preset (its learning runs).

@@ -165,7 +165,7 @@ def main():
 
 
 def plot(result: dict, path: Path) -> None:
-    from mbrl_jax.core.plotting import figure
+    from mbrl_jax.stats.plotting import figure
 
     fig, (ax,) = figure(width=6.0, height=4.0)
     rows = result["mbrl_jax"]

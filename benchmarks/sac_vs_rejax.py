@@ -36,9 +36,9 @@ import numpy as np
 from machine import describe_machine
 
 from mbrl_jax import envs
-from mbrl_jax.core.episodes import mean_and_ci
 from mbrl_jax.core.evaluation import evaluate_policy
 from mbrl_jax.sac import SACConfig, make_agent_for_env, make_train
+from mbrl_jax.stats.episodes import mean_and_ci
 
 ENV_ID = "Pendulum-v1"
 PRESETS = {"cpu": {"hidden": (64, 64)}, "gpu": {"hidden": (256, 256)}}

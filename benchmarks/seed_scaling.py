@@ -22,9 +22,9 @@ import jax
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.machine import describe_machine  # noqa: E402
 from mbrl_jax import envs  # noqa: E402
-from mbrl_jax.algorithms import registry  # noqa: E402
 from mbrl_jax.cli import build_parser  # noqa: E402
-from mbrl_jax.core.loop import make_train_fn  # noqa: E402
+from mbrl_jax.cli.registry import registry  # noqa: E402
+from mbrl_jax.driver.loop import make_train_fn  # noqa: E402
 
 COUNTS = (1, 4, 16, 64, 256)
 QUICK_COUNTS = (1, 16, 256)

@@ -22,10 +22,10 @@ import numpy as np
 from dreamer_results import HERE, PRESETS
 
 from mbrl_jax import envs
-from mbrl_jax.core.loop import make_train_fn
 from mbrl_jax.dreamer import DreamerConfig, make_agent, make_trainer
 from mbrl_jax.dreamer.math import symexp, twohot_mean
 from mbrl_jax.dreamer.rssm import feat
+from mbrl_jax.driver.loop import make_train_fn
 
 
 def real_episode(agent, state, env, env_params, steps, key):

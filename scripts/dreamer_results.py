@@ -19,8 +19,8 @@ import jax
 import numpy as np
 
 from mbrl_jax import envs
-from mbrl_jax.core.loop import scan_steps
 from mbrl_jax.dreamer import DreamerConfig, make_trainer
+from mbrl_jax.driver.loop import scan_steps
 
 PRESETS = {
     # Small enough for 50k env steps x 3 seeds in about half an hour on a shared 2-core CPU:

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from mbrl_jax import envs
-from mbrl_jax.core.loop import run_chunked
+from mbrl_jax.driver.loop import run_chunked
 from mbrl_jax.mbpo import MBPOConfig, make_trainer
 from mbrl_jax.models import EnsembleConfig
 from mbrl_jax.sac import SACConfig

@@ -29,13 +29,13 @@ import jax
 import numpy as np
 
 from mbrl_jax import envs
-from mbrl_jax.core.episodes import episode_returns, mean_and_ci, pad_episodes
-from mbrl_jax.core.loop import run_chunked
+from mbrl_jax.driver.loop import run_chunked
 from mbrl_jax.mbpo import MBPOConfig
 from mbrl_jax.mbpo import make_trainer as make_mbpo
 from mbrl_jax.models import EnsembleConfig
 from mbrl_jax.sac import SACConfig
 from mbrl_jax.sac import make_trainer as make_sac
+from mbrl_jax.stats.episodes import episode_returns, mean_and_ci, pad_episodes
 
 HERE = Path(__file__).resolve().parent
 ENV_ID = "brax/halfcheetah"

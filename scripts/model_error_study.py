@@ -365,7 +365,7 @@ def size_sweep(cfg: EnsembleConfig, seeds, train_envs_list, n_test_envs, steps) 
 
 
 def plot_size_sweep(sweep: dict) -> None:
-    from mbrl_jax.core.plotting import figure
+    from mbrl_jax.stats.plotting import figure
 
     sizes = sorted(sweep)
     fig, (ax,) = figure(width=6.0, height=4.0)

@@ -30,9 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mbrl_jax import envs  # noqa: E402
-from mbrl_jax.core.loop import scan_steps  # noqa: E402
-from mbrl_jax.core.plotting import plot_curves  # noqa: E402
+from mbrl_jax.driver.loop import scan_steps  # noqa: E402
 from mbrl_jax.muzero import MuZeroConfig, make_trainer  # noqa: E402
+from mbrl_jax.stats.plotting import plot_curves  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CATCH = MuZeroConfig(total_steps=2496, num_envs=8, rollout_length=16, updates_per_iteration=32,

@@ -15,9 +15,9 @@ import numpy as np
 from common import add_results_option, first_sustained_below, results_dir, run_seeds, save_json
 
 from mbrl_jax import envs
-from mbrl_jax.core.episodes import episode_lengths, mean_and_ci, pad_episodes
-from mbrl_jax.core.plotting import figure, plot_curves
 from mbrl_jax.dyna import DynaConfig
+from mbrl_jax.stats.episodes import episode_lengths, mean_and_ci, pad_episodes
+from mbrl_jax.stats.plotting import figure, plot_curves
 
 PLANNING = (0, 5, 50)
 EPISODES = 50

@@ -17,9 +17,9 @@ import numpy as np
 from common import add_results_option, results_dir, run_seeds, save_json
 
 from mbrl_jax import envs
-from mbrl_jax.core.episodes import mean_and_ci
-from mbrl_jax.core.plotting import figure, plot_curves
 from mbrl_jax.dyna import DynaConfig
+from mbrl_jax.stats.episodes import mean_and_ci
+from mbrl_jax.stats.plotting import figure, plot_curves
 
 MAZES = {
     # name: (env id, change step, total steps, n, kappa)

@@ -28,10 +28,10 @@ import numpy as np
 from exercise3_mbpo import PRESETS  # this folder (scripts/) is on the path
 
 from mbrl_jax import envs
-from mbrl_jax.core.episodes import mean_and_ci
-from mbrl_jax.core.loop import scan_steps
 from mbrl_jax.core.types import Transition
+from mbrl_jax.driver.loop import scan_steps
 from mbrl_jax.sac import SACConfig, make_agent_for_env, make_trainer
+from mbrl_jax.stats.episodes import mean_and_ci
 
 HERE = pathlib.Path(__file__).resolve().parent
 ENV_ID = "Pendulum-v1"
@@ -210,7 +210,7 @@ def summarise(result: dict) -> dict:
 
 
 def plot(results: dict, path: pathlib.Path) -> None:
-    from mbrl_jax.core.plotting import figure
+    from mbrl_jax.stats.plotting import figure
 
     fig, (ax_eval, ax_train) = figure(ncols=2, width=6.0)
     for name, res in results.items():

@@ -13,9 +13,9 @@ import numpy as np
 from common import add_results_option, results_dir, run_seeds, save_json
 
 from mbrl_jax import envs
-from mbrl_jax.core.episodes import episode_returns, moving_average, pad_episodes
-from mbrl_jax.core.plotting import save_curves
 from mbrl_jax.dyna import DynaConfig
+from mbrl_jax.stats.episodes import episode_returns, moving_average, pad_episodes
+from mbrl_jax.stats.plotting import save_curves
 
 PLANNING = (0, 5, 50)
 SMOOTH = 10

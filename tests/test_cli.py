@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from mbrl_jax.algorithms import registry
 from mbrl_jax.cli import main
+from mbrl_jax.cli.registry import registry
 from mbrl_jax.core.errors import ConfigError
 
 
@@ -125,9 +125,9 @@ def test_out_must_be_a_writable_folder(tmp_path, capsys):
 
 
 def test_steps_in_scientific_notation():
-    from mbrl_jax.cli import _positive_int
+    from mbrl_jax.cli.common import positive_int
 
-    assert _positive_int("2e4") == _positive_int("20_000") == 20000
+    assert positive_int("2e4") == positive_int("20_000") == 20000
 
 
 @pytest.mark.slow  # `mbrl-jax envs` probes every id with every algorithm: about 15 s

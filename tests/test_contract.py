@@ -20,10 +20,10 @@ import pytest
 from conftest import tree_equal
 
 from mbrl_jax import envs
-from mbrl_jax.algorithms import registry
 from mbrl_jax.cli import build_parser
-from mbrl_jax.core import episodes, report
-from mbrl_jax.core.loop import make_train_fn
+from mbrl_jax.cli.registry import registry
+from mbrl_jax.driver.loop import make_train_fn
+from mbrl_jax.stats import episodes, report
 
 ONE_STEP_ARGS = {  # what sets F = 1 for each algorithm's CLI (dyna and sac have F = 1 always)
     "mbpo": ("--retrain-every", "1"),

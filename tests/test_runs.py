@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from mbrl_jax import envs
-from mbrl_jax.algorithms import registry
 from mbrl_jax.cli import build_parser, main
-from mbrl_jax.core import checkpoint, memory
-from mbrl_jax.core.loop import init_run_state
-from mbrl_jax.core.run import RunError, RunSettings, plan_memory
+from mbrl_jax.cli.registry import registry
+from mbrl_jax.driver import checkpoint, memory
+from mbrl_jax.driver.loop import init_run_state
+from mbrl_jax.driver.run import RunError, RunSettings, plan_memory
 from tests.conftest import tree_equal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,7 +117,7 @@ import sys, time
 import jax.numpy as jnp
 from pathlib import Path
 from orbax.checkpoint._src.path import atomicity
-from mbrl_jax.core.checkpoint import Checkpointer
+from mbrl_jax.driver.checkpoint import Checkpointer
 
 directory, marker = Path(sys.argv[1]), Path(sys.argv[2])
 ckpt = Checkpointer(directory)

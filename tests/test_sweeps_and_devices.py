@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from mbrl_jax.cli import main
-from mbrl_jax.core import compare
+from mbrl_jax.stats import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 
 _SHARDED = """
 import jax, numpy as np
 from mbrl_jax import envs
-from mbrl_jax.core.loop import run_chunked
+from mbrl_jax.driver.loop import run_chunked
 from mbrl_jax.dyna import DynaConfig
 from mbrl_jax.dyna.train import make_trainer
 
@@ -121,7 +121,7 @@ def test_plot_and_compare_read_run_folders(sweep_dir, tmp_path, capsys):
 
 
 def test_grid_hparams_lays_points_out_point_major():
-    from mbrl_jax.core.sweep import grid_hparams
+    from mbrl_jax.driver.sweep import grid_hparams
     from mbrl_jax.dyna import DynaConfig
 
     base = DynaConfig(gamma=0.9).hparams()

@@ -1,17 +1,7 @@
-"""Shared pieces: the run driver (`loop`), replay buffer (`buffer`), networks (`networks`),
-episode statistics (`episodes`), plots, distributions and named errors."""
+"""JAX primitives shared by every algorithm: replay buffers (`buffer`, `aged_buffer`,
+`sequence_buffer`), networks, distributions, greedy evaluation, validation and named errors.
+Nothing here imports the driver, the statistics or the CLI (tests/test_layers.py checks)."""
 
-from mbrl_jax.core.errors import ConfigError
-from mbrl_jax.core.loop import (
-    Chunk,
-    ChunkedResult,
-    RunState,
-    Trainer,
-    init_run_state,
-    make_train_fn,
-    run_chunked,
-    scan_steps,
-)
+from mbrl_jax.core.errors import ConfigError, InputError
 
-__all__ = ["Chunk", "ChunkedResult", "ConfigError", "RunState", "Trainer", "init_run_state",
-           "make_train_fn", "run_chunked", "scan_steps"]
+__all__ = ["ConfigError", "InputError"]

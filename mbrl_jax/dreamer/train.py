@@ -22,10 +22,10 @@ from gymnax.environments import spaces
 
 from mbrl_jax.core import sequence_buffer
 from mbrl_jax.core.errors import ConfigError
-from mbrl_jax.core.loop import Trainer, make_train_fn
 from mbrl_jax.dreamer.agent import ActCarry, DreamerState, make_agent
 from mbrl_jax.dreamer.config import DreamerConfig
 from mbrl_jax.dreamer.losses import Sequences
+from mbrl_jax.driver.loop import Trainer, make_train_fn
 
 
 @struct.dataclass

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from mbrl_jax.core.evaluation import evaluate_policy
-from mbrl_jax.core.loop import Trainer, make_train_fn
+from mbrl_jax.driver.loop import Trainer, make_train_fn
 from mbrl_jax.dyna import agent
 from mbrl_jax.dyna.config import DynaConfig, DynaHParams
 from mbrl_jax.envs.tabular import tabular_spec

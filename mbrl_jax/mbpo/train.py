@@ -26,8 +26,8 @@ from flax import struct
 
 from mbrl_jax.core import aged_buffer, buffer
 from mbrl_jax.core.errors import ConfigError
-from mbrl_jax.core.loop import Trainer, make_train_fn
 from mbrl_jax.core.types import Transition
+from mbrl_jax.driver.loop import Trainer, make_train_fn
 from mbrl_jax.mbpo.config import MBPOConfig
 from mbrl_jax.mbpo.rollouts import (
     TERMINATION_FNS,

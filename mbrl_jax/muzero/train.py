@@ -18,7 +18,7 @@ from gymnax.environments import spaces
 
 from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.core.evaluation import evaluate_policy
-from mbrl_jax.core.loop import Trainer, make_train_fn
+from mbrl_jax.driver.loop import Trainer, make_train_fn
 from mbrl_jax.muzero import mcts
 from mbrl_jax.muzero.config import MuZeroConfig, MuZeroHParams, check_support
 from mbrl_jax.muzero.losses import Step, make_targets, network_values, unroll_loss

@@ -22,8 +22,8 @@ from gymnax.environments import spaces
 from mbrl_jax.core import buffer
 from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.core.evaluation import evaluate_policy
-from mbrl_jax.core.loop import Trainer, make_train_fn
 from mbrl_jax.core.types import Transition
+from mbrl_jax.driver.loop import Trainer, make_train_fn
 from mbrl_jax.sac.agent import SACAgent, SACState, make_agent
 from mbrl_jax.sac.config import SACConfig, SACHParams
 

@@ -14,8 +14,8 @@ from gymnax.environments import environment, spaces
 
 from mbrl_jax import envs
 from mbrl_jax.core import ConfigError
-from mbrl_jax.core.loop import scan_steps
 from mbrl_jax.dreamer import DreamerConfig, make_trainer
+from mbrl_jax.driver.loop import scan_steps
 
 TINY = DreamerConfig(total_steps=32, num_envs=2, env_steps_per_iteration=8, train_ratio=2.0,
                      batch_size=2, sequence_length=8, prefill_steps=16, buffer_capacity=128,

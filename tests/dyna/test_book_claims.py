@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from mbrl_jax import envs
-from mbrl_jax.core.episodes import episode_lengths, pad_episodes
 from mbrl_jax.dyna import DynaConfig, make_train
+from mbrl_jax.stats.episodes import episode_lengths, pad_episodes
 
 pytestmark = pytest.mark.slow
 SEEDS = 30

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from mbrl_jax import envs
-from mbrl_jax.core import ConfigError, run_chunked
+from mbrl_jax.core import ConfigError
+from mbrl_jax.driver import run_chunked
 from mbrl_jax.dyna import DynaConfig, DynaHParams, agent, make_train, make_trainer
 
 MAZE = envs.make("DynaMaze")

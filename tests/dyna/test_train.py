@@ -12,9 +12,10 @@ from flax import struct
 from gymnax.environments import environment, spaces
 
 from mbrl_jax import envs
-from mbrl_jax.core import ConfigError, run_chunked
-from mbrl_jax.core.episodes import episode_lengths
+from mbrl_jax.core import ConfigError
+from mbrl_jax.driver import run_chunked
 from mbrl_jax.dyna import DynaConfig, DynaHParams, make_train, make_trainer
+from mbrl_jax.stats.episodes import episode_lengths
 
 MAZE = envs.make("DynaMaze")
 SMALL = DynaConfig(planning_steps=5, total_steps=300)

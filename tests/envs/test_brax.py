@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("brax", reason="brax is an optional extra: pip install 'mbrl-jax[brax]'")
 
 from mbrl_jax import envs  # noqa: E402
-from mbrl_jax.core.loop import scan_steps  # noqa: E402
+from mbrl_jax.driver.loop import scan_steps  # noqa: E402
 from mbrl_jax.sac import SACConfig, make_trainer  # noqa: E402
 
 

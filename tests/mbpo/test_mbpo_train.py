@@ -11,7 +11,7 @@ from counter_env import Counter
 
 from mbrl_jax import envs
 from mbrl_jax.core import aged_buffer
-from mbrl_jax.core.loop import scan_steps
+from mbrl_jax.driver.loop import scan_steps
 from mbrl_jax.mbpo import MBPOConfig, make_train, make_trainer
 from mbrl_jax.models import EnsembleConfig
 from mbrl_jax.sac import SACConfig, make_agent

@@ -7,7 +7,7 @@ import pytest
 
 from mbrl_jax import envs
 from mbrl_jax.core import ConfigError
-from mbrl_jax.core.loop import run_chunked
+from mbrl_jax.driver.loop import run_chunked
 from mbrl_jax.muzero import MuZeroConfig, make_trainer
 
 CATCH = envs.make("Catch-bsuite")

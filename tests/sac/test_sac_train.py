@@ -12,7 +12,7 @@ from counter_env import Counter
 
 from mbrl_jax import envs
 from mbrl_jax.core import ConfigError
-from mbrl_jax.core.loop import scan_steps
+from mbrl_jax.driver.loop import scan_steps
 from mbrl_jax.sac import SACConfig, SACHParams, make_train, make_trainer
 
 PENDULUM = envs.make("Pendulum-v1")

@@ -1,4 +1,4 @@
-"""Hyperparameter sweeps: `mbrl-jax sweep ALGO --seeds 8 --set alpha=0.1,0.5 --set planning=5,50`.
+"""`mbrl-jax sweep ALGO --seeds 8 --set alpha=0.1,0.5 --set planning=5,50`.
 
 A `--set NAME=V1,V2,...` whose NAME is a field of the trainer's `default_hparams` pytree is
 *sweepable*: all its values (and every combination with other sweepable values) run vmapped in one
@@ -21,6 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
+from mbrl_jax.cli.common import CLIError, add_run_options, eval_every_iterations
+from mbrl_jax.driver.sweep import (
+    final_return,
+    format_summary,
+    grid_hparams,
+    hparam_fields,
+    point_name,
+)
+from mbrl_jax.stats import report
+
 
 def _parse_set(text: str) -> tuple[str, list]:
     if "=" not in text:
@@ -35,7 +45,7 @@ def _parse_set(text: str) -> tuple[str, list]:
     return name.strip().replace("-", "_"), values
 
 
-def add_parser(sub, specs, add_run_options) -> None:
+def add_parser(sub, specs) -> None:
     sweep = sub.add_parser(
         "sweep", help="a grid of hyperparameters x seeds; sweepable values vmapped in one program",
         description=__doc__.split("\n\n")[1])
@@ -52,61 +62,15 @@ def add_parser(sub, specs, add_run_options) -> None:
                                "an algorithm option")
 
 
-def _hparam_fields(hparams) -> set[str]:
-    return {f.name for f in dataclasses.fields(hparams)} if dataclasses.is_dataclass(hparams) \
-        else set()
-
-
-def grid_hparams(default_hparams, grid: dict[str, list], num_seeds: int):
-    """A sweep of a hyperparameter pytree for `run_chunked`: every combination of `grid` values.
-
-    Returns `(hparams, points)`: `hparams` has each leaf `[len(points) * num_seeds]` (point-major:
-    rows `i * num_seeds ... (i + 1) * num_seeds - 1` are point i), `points` the list of dicts of
-    values. Pair it with `jnp.tile(keys, len(points))` so every point sees the same seeds:
-
-        hp, points = grid_hparams(trainer.default_hparams, {"alpha": [0.1, 0.5]}, 8)
-        result = run_chunked(trainer, jnp.tile(keys, len(points)), hp)
-    """
-    import jax
-    import jax.numpy as jnp
-
-    unknown = set(grid) - _hparam_fields(default_hparams)
-    if unknown:
-        raise ValueError(f"not fields of {type(default_hparams).__name__}: {sorted(unknown)}")
-    points = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
-    size = len(points) * num_seeds
-    hparams = dataclasses.replace(default_hparams, **{
-        name: jnp.repeat(jnp.asarray([p[name] for p in points],
-                                     jnp.asarray(getattr(default_hparams, name)).dtype),
-                         num_seeds) for name in grid})
-    return jax.tree.map(lambda x: jnp.broadcast_to(x, (size,)), hparams), points
-
-
-def _point_name(point: dict) -> str:
-    return "-".join(f"{k}={v}" for k, v in point.items()) or "default"
-
-
-def final_return(streams: dict, evals: dict) -> np.ndarray:
-    """Per seed: the last evaluation's mean return, else the mean of the last 10 episodes."""
-    from mbrl_jax.core import episodes
-
-    if "return" in evals:
-        last = evals["return"][:, -1]
-        return last.reshape(last.shape[0], -1).mean(axis=1)
-    returns = episodes.episode_returns(streams["reward"], streams["done"])
-    return np.array([np.mean(r[-10:]) if len(r) else np.nan for r in returns])
-
-
 def run_command(args) -> Path:
     import jax
     import jax.numpy as jnp
 
     from mbrl_jax import envs
-    from mbrl_jax.algorithms import registry
-    from mbrl_jax.cli import CLIError, _eval_every
-    from mbrl_jax.core import report, sharding
-    from mbrl_jax.core.loop import Chunk, run_chunked
-    from mbrl_jax.core.run import RunSettings, chunk_return_per_seed, eval_records, plan_memory
+    from mbrl_jax.cli.registry import registry
+    from mbrl_jax.driver import sharding
+    from mbrl_jax.driver.loop import Chunk, run_chunked
+    from mbrl_jax.driver.run import RunSettings, chunk_return_per_seed, eval_records, plan_memory
 
     if args.distributed:
         jax.distributed.initialize()
@@ -118,7 +82,7 @@ def run_command(args) -> Path:
     env_kwargs = dict(args.env_kw)
     env, env_params = envs.make(args.env, **env_kwargs)
     trainer, _ = spec.build(args, env, env_params)
-    hp_fields = _hparam_fields(trainer.default_hparams)
+    hp_fields = hparam_fields(trainer.default_hparams)
     swept = {n: v for n, v in args.grid if n in hp_fields}
     static = {n: v for n, v in args.grid if n not in hp_fields}
     for name in static:
@@ -139,8 +103,8 @@ def run_command(args) -> Path:
         if hasattr(hparams, "validate"):
             hparams.validate()
         keys = jnp.tile(seed_keys, num)  # the same seeds for every grid point
-        eval_every = _eval_every(point_args, trainer, None)
-        folders = [out / _point_name({**static_point, **p}) for p in hp_points]
+        eval_every = eval_every_iterations(point_args, trainer, None)
+        folders = [out / point_name({**static_point, **p}) for p in hp_points]
         for folder in folders:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "metrics.jsonl").unlink(missing_ok=True)
@@ -180,7 +144,7 @@ def run_command(args) -> Path:
             evals = {k: v[part] for k, v in result.eval_metrics.items()}
             values = {**static_point, **point}
             (folder / "config.json").write_text(json.dumps({
-                "name": _point_name(values), "algorithm": args.algorithm, "env": args.env,
+                "name": point_name(values), "algorithm": args.algorithm, "env": args.env,
                 "env_kwargs": env_kwargs, "seeds": args.seeds, "seed": args.seed,
                 "sweep_point": values, "config": dataclasses.asdict(config),
                 "eval_every": eval_every}, indent=2) + "\n")
@@ -212,15 +176,4 @@ def run_command(args) -> Path:
     return out
 
 
-def format_summary(summary: list[dict], seeds: int) -> str:
-    names = list(summary[0]["point"]) if summary else []
-    head = "| rank | " + " | ".join(names) + f" | final return (mean of {seeds} seeds) | std |"
-    lines = [head, "|" + "---|" * (len(names) + 3)]
-    for rank, row in enumerate(summary, 1):
-        values = " | ".join(str(row["point"][n]) for n in names)
-        lines.append(f"| {rank} | {values} | {row['final_return']:.4g} | "
-                     f"{row['final_return_std']:.3g} |")
-    return "\n".join(lines)
-
-
-__all__ = ["final_return", "format_summary", "grid_hparams", "run_command"]
+__all__ = ["add_parser", "run_command"]

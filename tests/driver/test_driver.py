@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mbrl_jax.core.finite import NonFiniteError
-from mbrl_jax.core.loop import Trainer, make_train_fn, run_chunked
+from mbrl_jax.driver.finite import NonFiniteError
+from mbrl_jax.driver.loop import Trainer, make_train_fn, run_chunked
 from tests.conftest import tree_equal
 
 F, K = 2, 3  # env steps per iteration, iterations between evaluations

@@ -2,7 +2,7 @@
 
 import argparse
 
-from mbrl_jax.algorithms import AlgorithmSpec
+from mbrl_jax.cli.registry import AlgorithmSpec
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:

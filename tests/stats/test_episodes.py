@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from mbrl_jax.core import episodes
+from mbrl_jax.stats import episodes
 
 
 def test_returns_and_lengths_per_seed():

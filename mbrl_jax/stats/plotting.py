@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mbrl_jax.core.episodes import mean_and_ci
+from mbrl_jax.stats.episodes import mean_and_ci
 
 
 def _pyplot():

@@ -1,4 +1,4 @@
-"""Comparing runs on the host: `mbrl-jax plot RUN_DIR...` and `mbrl-jax compare RUN_DIR...`.
+"""Comparing finished runs on the host (what `mbrl-jax plot` and `mbrl-jax compare` print).
 
 A run folder's return curve is its evaluation stream (`eval.jsonl`: per-seed mean greedy return at
 each evaluation) when it has one, else its training stream (`metrics.jsonl`: per seed, the mean
@@ -8,7 +8,6 @@ precipice") with a 95% percentile-bootstrap band over seeds, from `scipy.stats` 
 stratified bootstrap is a bootstrap over seeds).
 """
 
-import argparse
 import json
 from pathlib import Path
 from typing import NamedTuple
@@ -82,7 +81,7 @@ def plot_runs(run_dirs: list[Path], path: Path, title: str | None = None) -> Pat
     """One figure: x env steps, y return (IQM over seeds, 95% band), one line per run."""
     import matplotlib.pyplot as plt
 
-    from mbrl_jax.core.plotting import figure
+    from mbrl_jax.stats.plotting import figure
 
     fig, (ax,) = figure(ncols=1, width=6.0)
     sources = set()
@@ -138,39 +137,6 @@ def format_rows(rows: list[dict], threshold: float | None) -> str:
                      f"{show(r['steps_to_threshold'], 'd'):>14} {show(r['wall_clock_s']):>8} "
                      f"{show(r['env_steps_per_s'], ',.0f'):>10}")
     return "\n".join(lines)
-
-
-def add_parsers(sub) -> None:
-    plot = sub.add_parser("plot", help="learning curves of several runs in one figure")
-    plot.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
-    plot.add_argument("--output", type=Path, default=Path("comparison.png"),
-                      help="figure path")
-    plot.add_argument("--title", default=None)
-    table = sub.add_parser("compare", help="a table of final return, speed and wall-clock")
-    table.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
-    table.add_argument("--threshold", type=float, default=None,
-                       help="report the env steps until the seed-mean return reaches this")
-    table.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-
-def _checked(runs: list[Path]) -> list[Path]:
-    from mbrl_jax.cli import CLIError
-
-    for run in runs:
-        if not (run / "config.json").exists():
-            raise CLIError(f"{run} is not a run folder (no config.json)")
-    return runs
-
-
-def plot_command(args: argparse.Namespace) -> Path:
-    path = plot_runs(_checked(args.runs), args.output, args.title)
-    print(f"figure: {path}")
-    return path
-
-
-def compare_command(args: argparse.Namespace) -> None:
-    rows = compare_rows(_checked(args.runs), args.threshold)
-    print(json.dumps(rows, indent=2) if args.json else format_rows(rows, args.threshold))
 
 
 __all__ = ["Curve", "compare_rows", "iqm", "iqm_band", "load_curve", "plot_runs"]

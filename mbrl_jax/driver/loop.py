@@ -33,8 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from mbrl_jax.core import validation
-from mbrl_jax.core.finite import check_finite
-from mbrl_jax.core.sharding import SeedSharding, to_host
+from mbrl_jax.driver.finite import check_finite
+from mbrl_jax.driver.sharding import SeedSharding, to_host
 
 Carry = Any
 HParams = Any

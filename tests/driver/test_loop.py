@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mbrl_jax.core.loop import MetricsShapeError, Trainer, make_train_fn, run_chunked
+from mbrl_jax.driver.loop import MetricsShapeError, Trainer, make_train_fn, run_chunked
 
 F = 3  # env steps per iteration
 

@@ -6,23 +6,26 @@ Writes to `out`: `metrics.jsonl` (one line per chunk, appended as each chunk fin
 `eval.jsonl` (one line per evaluation, per-seed means), `checkpoints/<env step>/` (orbax, the last
 `keep_checkpoints`), `run.json` (status: running, complete, interrupted or failed; env steps;
 timings) and, at the end, `metrics.npz` / `eval.npz` with per-step / per-evaluation arrays of every
-seed. Used by the CLI; no algorithm logic.
+seed. Used by the CLI; no algorithm logic. It prints nothing and installs no signal handler: what
+to show and when to stop come in through `RunHooks` (the CLI's show a progress bar and turn Ctrl-C
+into a checkpointed stop).
 """
 
 import json
-import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
-from mbrl_jax.core import memory, report
-from mbrl_jax.core.checkpoint import Checkpointer
-from mbrl_jax.core.finite import NonFiniteError
-from mbrl_jax.core.loop import Chunk, Trainer, chunk_iterations_for, init_run_state, run_chunked
-from mbrl_jax.core.sharding import SeedSharding
+from mbrl_jax.driver import memory
+from mbrl_jax.driver.checkpoint import Checkpointer
+from mbrl_jax.driver.finite import NonFiniteError
+from mbrl_jax.driver.loop import Chunk, Trainer, chunk_iterations_for, init_run_state, run_chunked
+from mbrl_jax.driver.sharding import SeedSharding
+from mbrl_jax.stats import report
 
 CHUNK_METRICS_BUDGET = 256 * 2**20  # bytes of per-step metrics per device per chunk
 
@@ -56,9 +59,27 @@ class RunSettings(NamedTuple):
     keep_checkpoints: int = 3
     resume: bool = False
     check_finite: bool = True
-    progress: bool = True
     host_metrics_budget: int | None = None
     stop_at: int | None = None
+
+
+def _ignore(*args, **kwargs) -> None:
+    return None
+
+
+def _never() -> bool:
+    return False
+
+
+class RunHooks(NamedTuple):
+    """How a run talks to its caller. log: one line of news (the memory plan, a resume).
+    on_progress: `(env_steps, record)` after each chunk, `record` its metrics.jsonl line.
+    interrupted: polled after each chunk; True saves a checkpoint there and ends the run with
+    status "interrupted". The defaults are silent and never interrupt."""
+
+    log: Callable[[str], None] = _ignore
+    on_progress: Callable[[int, dict], None] = _ignore
+    interrupted: Callable[[], bool] = _never
 
 
 class RunOutcome(NamedTuple):
@@ -108,7 +129,7 @@ def eval_records(chunk: Chunk) -> list[dict]:
 
 
 def chunk_return_per_seed(reward: np.ndarray, done: np.ndarray) -> list:
-    from mbrl_jax.core import episodes
+    from mbrl_jax.stats import episodes
 
     return [None if len(r) == 0 else float(np.mean(r))
             for r in episodes.episode_returns(reward, done)]
@@ -145,12 +166,14 @@ def plan_memory(trainer: Trainer, num_seeds: int, settings: RunSettings):
     return chunk, keep, est
 
 
-def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> RunOutcome:
+def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings,
+                  hooks: RunHooks | None = None) -> RunOutcome:
     """Run (or resume) `trainer` for `keys` into `settings.out`. See the module docstring.
 
     Raises RunError (memory, resume, non-finite value: the message names step, seed and quantity
     and the last good checkpoint); CheckpointMismatchError for a checkpoint of another run.
     """
+    hooks = hooks or RunHooks()
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
     num_seeds = keys.shape[0]
@@ -159,9 +182,9 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
     except ValueError as err:  # a seed count the devices do not divide
         raise RunSetupError(str(err)) from None
     chunk_steps, keep, est = plan_memory(trainer, num_seeds, settings)
-    print(est.describe(len(settings.devices or [None]))
-          + ("" if keep else "; per-step metrics are not kept on the host (too large): "
-             "metrics.jsonl and eval.jsonl hold the run's record"), flush=True)
+    hooks.log(est.describe(len(settings.devices or [None]))
+              + ("" if keep else "; per-step metrics are not kept on the host (too large): "
+                 "metrics.jsonl and eval.jsonl hold the run's record"))
 
     ckpt = Checkpointer(out / "checkpoints", settings.keep_checkpoints) \
         if settings.checkpoint_every is not None else None
@@ -180,7 +203,7 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
                            f"{trainer.num_env_steps} steps")
         _truncate_jsonl(out / "metrics.jsonl", step)
         _truncate_jsonl(out / "eval.jsonl", step)
-        print(f"resuming from {ckpt.directory / str(step)} (env step {step})", flush=True)
+        hooks.log(f"resuming from {ckpt.directory / str(step)} (env step {step})")
     else:
         for name in ("metrics.jsonl", "eval.jsonl"):
             (out / name).unlink(missing_ok=True)
@@ -191,21 +214,9 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
         keep = False  # the checkpoint holds no per-step metrics to continue
     first_step = int(host.get("env_steps", 0))
 
-    interrupted = []
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(signum, frame):
-        if interrupted:  # a second Ctrl-C: stop now
-            signal.signal(signal.SIGINT, previous)
-            raise KeyboardInterrupt
-        interrupted.append(True)
-        print("\ninterrupt: saving at the end of this chunk (Ctrl-C again to abort)", flush=True)
-
     wall0 = time.perf_counter()
     last_saved, reached = [first_step], [first_step]
     last_good = [ckpt.latest_step() if ckpt and settings.resume else None]
-    bar = report.Progress(trainer.num_env_steps, settings.meta.get("desc", "run"),
-                          disable=not settings.progress)
 
     def status(value: str, env_steps: int, **extra):
         if not _primary():
@@ -230,11 +241,12 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
             evals.setdefault(name, []).append(value)
         eval_steps.append(chunk.eval_steps)
         reached[0] = chunk.env_steps
-        bar.update(chunk.env_steps, reward_per_step=f"{record['reward_per_step']:.3g}")
+        hooks.on_progress(chunk.env_steps, record)
+        interrupted[0] = interrupted[0] or hooks.interrupted()
         stopping = settings.stop_at is not None and chunk.env_steps >= settings.stop_at
         due = (settings.checkpoint_every is not None and (
             chunk.env_steps - last_saved[0] >= settings.checkpoint_every
-            or chunk.env_steps == trainer.num_env_steps or interrupted or stopping))
+            or chunk.env_steps == trainer.num_env_steps or interrupted[0] or stopping))
         if ckpt is not None and due:
             saved_host = {"env_steps": np.int64(chunk.env_steps)}
             if evals:  # orbax stores no zero-size arrays
@@ -250,13 +262,13 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
             last_good[0] = chunk.env_steps
         status("running", chunk.env_steps)
 
-    signal.signal(signal.SIGINT, on_sigint)
+    interrupted = [False]
     try:
         result = run_chunked(trainer, keys, settings.hparams, chunk_steps,
                              on_chunk, eval_every=settings.eval_every, devices=settings.devices,
                              start=start, keep_metrics=keep,
                              check_finite_values=settings.check_finite,
-                             stop=lambda: bool(interrupted) or (
+                             stop=lambda: interrupted[0] or (
                                  settings.stop_at is not None
                                  and reached[0] >= settings.stop_at))
     except NonFiniteError as err:
@@ -265,12 +277,10 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
         status("failed", last_saved[0], error=str(err))
         raise RunError(f"{err}; {where}") from None
     finally:
-        signal.signal(signal.SIGINT, previous)
-        bar.close()
         if ckpt is not None:
             ckpt.close()
     env_steps = reached[0]
-    state_status = ("interrupted" if interrupted else
+    state_status = ("interrupted" if interrupted[0] else
                     "complete" if env_steps >= trainer.num_env_steps else "stopped")
     steps_per_s = num_seeds * (env_steps - first_step) / max(result.run_seconds, 1e-9)
     status(state_status, env_steps, compile_seconds=round(result.compile_seconds, 3),
@@ -286,5 +296,5 @@ def run_in_folder(trainer: Trainer, keys: jax.Array, settings: RunSettings) -> R
                       result.compile_seconds, result.run_seconds, steps_per_s, est)
 
 
-__all__ = ["RunError", "RunOutcome", "RunSettings", "RunSetupError", "plan_memory",
+__all__ = ["RunError", "RunHooks", "RunOutcome", "RunSettings", "RunSetupError", "plan_memory",
            "run_in_folder"]

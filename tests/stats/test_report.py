@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from mbrl_jax.core import report
+from mbrl_jax.cli import progress
+from mbrl_jax.stats import report
 
 
 def test_chunk_record_is_strict_json_and_matches_hand_numbers():
@@ -21,9 +22,9 @@ def test_chunk_record_is_strict_json_and_matches_hand_numbers():
 def test_eta_leaves_out_the_first_chunk_that_holds_compilation():
     # first chunk ends at t = 300 s (compilation) after 100 of 1000 steps; at t = 302 s, 200 done:
     # 2 s per 100 steps, 800 left -> 16 s (tqdm's own estimate would say 1208 s)
-    assert report.eta_seconds(None, (300.0, 100), 1000) is None
-    assert report.eta_seconds((300.0, 100), (302.0, 200), 1000) == pytest.approx(16.0)
-    assert report.eta_seconds((300.0, 100), (310.0, 1000), 1000) == 0.0
+    assert progress.eta_seconds(None, (300.0, 100), 1000) is None
+    assert progress.eta_seconds((300.0, 100), (302.0, 200), 1000) == pytest.approx(16.0)
+    assert progress.eta_seconds((300.0, 100), (310.0, 1000), 1000) == 0.0
 
 
 def test_panels_follow_what_the_run_shows():

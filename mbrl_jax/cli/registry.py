@@ -1,6 +1,6 @@
 """The registry of trainable algorithms, shared by the CLI and the driver's tests.
 
-Each algorithm package has a small `cli` module exposing `SPECS`, a tuple of `AlgorithmSpec`:
+Each module in `mbrl_jax.cli.algorithms` exposes `SPECS`, a tuple of `AlgorithmSpec`:
 how to add its options to an argparse parser and how to build its `Trainer` from parsed options.
 Adding an algorithm to the CLI (and to every test parametrised over the registry) is one line in
 `_SPEC_MODULES`.
@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from mbrl_jax.core.loop import Trainer
+from mbrl_jax.driver.loop import Trainer
 
 
 class AlgorithmSpec(NamedTuple):
@@ -46,11 +46,11 @@ class AlgorithmSpec(NamedTuple):
 
 
 _SPEC_MODULES = (
-    "mbrl_jax.dyna.cli",
-    "mbrl_jax.sac.cli",
-    "mbrl_jax.mbpo.cli",
-    "mbrl_jax.dreamer.cli",
-    "mbrl_jax.muzero.cli",
+    "mbrl_jax.cli.algorithms.dyna",
+    "mbrl_jax.cli.algorithms.sac",
+    "mbrl_jax.cli.algorithms.mbpo",
+    "mbrl_jax.cli.algorithms.dreamer",
+    "mbrl_jax.cli.algorithms.muzero",
 )
 
 

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mbrl_jax.core.sharding import to_host
+from mbrl_jax.driver.sharding import to_host
 
 
 class NonFiniteError(FloatingPointError):

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from mbrl_jax.core.sharding import is_key
+from mbrl_jax.driver.sharding import is_key
 
 FORMAT_VERSION = 1
 _VERSIONED = ("mbrl-jax", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")

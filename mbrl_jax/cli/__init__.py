@@ -9,7 +9,6 @@ no algorithm logic lives here.
 """
 
 import argparse
-import ast
 import dataclasses
 import json
 import os
@@ -18,55 +17,14 @@ import time
 from pathlib import Path
 
 from mbrl_jax import envs
-from mbrl_jax.algorithms import registry
+from mbrl_jax.cli.common import (
+    CLIError,
+    add_run_options,
+    eval_every_iterations,
+    prepare_out,
+)
+from mbrl_jax.cli.registry import registry
 from mbrl_jax.core.errors import ConfigError
-
-
-class CLIError(Exception):
-    """A user error: printed as one line, exit status 2."""
-
-
-def _positive_int(text: str) -> int:
-    """A positive whole number; `20000`, `20_000` and `2e4` are the same."""
-    try:
-        value = int(text)
-    except ValueError:
-        try:
-            number = float(text)
-        except ValueError:
-            number = float("nan")
-        if not number.is_integer():
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        value = int(number)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
-
-def _env_kw(text: str) -> tuple[str, object]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    key, raw = text.split("=", 1)
-    lowered = {"true": "True", "false": "False", "none": "None"}.get(raw.lower(), raw)
-    try:
-        value = ast.literal_eval(lowered)
-    except (ValueError, SyntaxError):
-        value = raw  # a plain string such as map_name=8x8
-    return key, value
-
-
-def _prepare_out(out: Path) -> Path:
-    """Create the output folder, or raise CLIError saying why it cannot be used."""
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} is an existing file; give a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise CLIError(f"--out {out} cannot be written: {err.strerror or err}") from None
-    return out
 
 
 def _env_table() -> str:
@@ -94,50 +52,6 @@ def _env_table() -> str:
                         "any other Box-action env trains with --termination learned or none."])
 
 
-def _add_run_options(parser: argparse.ArgumentParser, spec) -> None:
-    """Options every algorithm shares."""
-    parser.add_argument("--env", default=spec.default_env,
-                        help="environment id (see `mbrl-jax envs`)")
-    parser.add_argument("--env-kw", type=_env_kw, action="append", default=[],
-                        metavar="KEY=VALUE",
-                        help="environment constructor argument, repeatable "
-                             "(e.g. is_slippery=false, change_step=1000)")
-    parser.add_argument("--seeds", type=_positive_int, default=32,
-                        help="independent seeds, vmapped in one program")
-    parser.add_argument("--steps", type=_positive_int, default=spec.default_steps,
-                        help="real environment steps per seed")
-    parser.add_argument("--seed", type=int, default=0, help="master PRNG seed")
-    parser.add_argument("--chunk-steps", type=_positive_int, default=None,
-                        help="env steps per compiled chunk between progress updates "
-                             "(default: steps/50, at least 100)")
-    parser.add_argument("--smooth", type=_positive_int, default=10,
-                        help="moving-average window (episodes) for the learning curve")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default: runs/<algorithm>-<env>-<time>)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument("--eval-every", type=int, default=None, metavar="STEPS",
-                        help="env steps between greedy evaluations inside the compiled program "
-                             "(default: 10 per run when the algorithm can evaluate; 0: none)")
-    parser.add_argument("--devices", default=None, metavar="all|N",
-                        help="split the seeds over all (or the first N) local devices")
-    parser.add_argument("--distributed", action="store_true",
-                        help="call jax.distributed.initialize() first (multi-host; see README)")
-    parser.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
-                        help="env steps between checkpoints (default: steps/10; 0: every chunk; "
-                             "the end of the run and Ctrl-C always save)")
-    parser.add_argument("--keep-checkpoints", type=_positive_int, default=3,
-                        help="how many of the latest checkpoints to keep")
-    parser.add_argument("--no-checkpoints", action="store_true", help="save no checkpoints")
-    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
-                        help="continue the run in RUN_DIR from its latest checkpoint (same "
-                             "options; --steps may be larger)")
-    parser.add_argument("--stop-at", type=_positive_int, default=None, metavar="STEPS",
-                        help="end this session at the first chunk end at or past STEPS, with a "
-                             "checkpoint (continue later with --resume)")
-    parser.add_argument("--no-check-finite", action="store_true",
-                        help="do not stop on NaN/inf metrics or state (checked once per chunk)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mbrl-jax", description="Model-based RL in JAX: train agents on gymnax envs.")
@@ -159,27 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     for spec in specs.values():
         algo = algos.add_parser(spec.name, help=spec.help, description=spec.help,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        _add_run_options(algo, spec)
+        add_run_options(algo, spec)
         spec.add_arguments(algo)
-    from mbrl_jax.core import compare, sweep
+    from mbrl_jax.cli import compare, sweep
 
-    sweep.add_parser(sub, specs, _add_run_options)
+    sweep.add_parser(sub, specs)
     compare.add_parsers(sub)
     return parser
-
-
-def _eval_every(args, trainer, saved: dict | None) -> int | None:
-    """Iterations between evaluations from --eval-every (env steps), or the resumed run's."""
-    if trainer.evaluate is None:
-        if args.eval_every:
-            raise CLIError(f"--eval-every: {args.algorithm} has no evaluation")
-        return None
-    if args.eval_every is None and saved is not None:
-        return saved.get("eval_every")
-    steps = args.eval_every if args.eval_every is not None else trainer.num_env_steps // 10
-    if steps < 0:
-        raise CLIError(f"--eval-every must be >= 0, got {steps}")
-    return max(1, steps // trainer.env_steps_per_iteration) if steps else None
 
 
 def _resume_expectation(args, spec, env, env_params, saved: dict) -> dict:
@@ -193,9 +93,11 @@ def _resume_expectation(args, spec, env, env_params, saved: dict) -> dict:
 def _train(args) -> Path:
     import jax
 
-    from mbrl_jax.core import report, sharding
-    from mbrl_jax.core.checkpoint import Checkpointer
-    from mbrl_jax.core.run import RunSettings, run_in_folder
+    from mbrl_jax.cli.progress import Progress, deferred_interrupt
+    from mbrl_jax.driver import sharding
+    from mbrl_jax.driver.checkpoint import Checkpointer
+    from mbrl_jax.driver.run import RunHooks, RunSettings, run_in_folder
+    from mbrl_jax.stats import report
 
     if args.distributed:
         jax.distributed.initialize()
@@ -215,15 +117,15 @@ def _train(args) -> Path:
     if args.resume is not None:
         if args.out is not None and args.out != args.resume:
             raise CLIError("--resume writes into RUN_DIR; leave out --out")
-        out = _prepare_out(args.resume)
+        out = prepare_out(args.resume)
         try:
             saved = Checkpointer(out / "checkpoints").read_meta()
         except FileNotFoundError:
             raise CLIError(f"--resume: no checkpoint in {out / 'checkpoints'}") from None
     else:
-        out = _prepare_out(args.out or Path("runs") / (f"{args.algorithm}-{args.env}-"
+        out = prepare_out(args.out or Path("runs") / (f"{args.algorithm}-{args.env}-"
                                                        f"{time.strftime('%Y%m%d-%H%M%S')}"))
-    eval_every = _eval_every(args, trainer, saved)
+    eval_every = eval_every_iterations(args, trainer, saved)
     meta = {"algorithm": args.algorithm, "env": args.env, "env_kwargs": env_kwargs,
             "seeds": args.seeds, "seed": args.seed, "steps": trainer.num_env_steps,
             "eval_every": eval_every, "config": dataclasses.asdict(config)}
@@ -243,9 +145,16 @@ def _train(args) -> Path:
         out=out, meta={**meta, "desc": f"{args.algorithm} x{args.seeds} seeds"}, expect=expect,
         chunk_steps=args.chunk_steps, eval_every=eval_every, devices=devices,
         checkpoint_every=checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-        resume=saved is not None, check_finite=not args.no_check_finite,
-        progress=not args.no_progress, stop_at=args.stop_at)
-    outcome = run_in_folder(trainer, keys, settings)
+        resume=saved is not None, check_finite=not args.no_check_finite, stop_at=args.stop_at)
+    bar = Progress(total, f"{args.algorithm} x{args.seeds} seeds", disable=args.no_progress)
+    try:
+        with deferred_interrupt() as interrupted:
+            outcome = run_in_folder(trainer, keys, settings, RunHooks(
+                log=lambda line: print(line, flush=True), interrupted=interrupted,
+                on_progress=lambda steps, record: bar.update(
+                    steps, reward_per_step=f"{record['reward_per_step']:.3g}")))
+    finally:
+        bar.close()
     if outcome.metrics is not None:
         streams = report.per_stream(outcome.metrics)
         reward, done = streams["reward"], streams["done"]
@@ -273,9 +182,9 @@ def _train(args) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from mbrl_jax.core import compare, sweep
-    from mbrl_jax.core.checkpoint import CheckpointMismatchError
-    from mbrl_jax.core.run import RunError, RunSetupError
+    from mbrl_jax.cli import compare, sweep
+    from mbrl_jax.driver.checkpoint import CheckpointMismatchError
+    from mbrl_jax.driver.run import RunError, RunSetupError
 
     commands = {"train": _train, "sweep": sweep.run_command, "plot": compare.plot_command,
                 "compare": compare.compare_command,

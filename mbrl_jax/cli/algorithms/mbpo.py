@@ -2,7 +2,7 @@
 
 import argparse
 
-from mbrl_jax.algorithms import AlgorithmSpec
+from mbrl_jax.cli.registry import AlgorithmSpec
 
 
 def _horizons(text: str) -> tuple[int, int, int, int]:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from mbrl_jax.core.loop import Trainer, init_run_state
+from mbrl_jax.driver.loop import Trainer, init_run_state
 
 
 class MemoryEstimate(NamedTuple):
