@@ -5,6 +5,7 @@ import tempfile
 import jax
 import numpy as np
 import pytest
+from flax import struct
 
 _CACHE_ENV = "MBRL_JAX_TEST_COMPILATION_CACHE"
 _FAST_COMPILE = "--xla_backend_optimization_level=0"
@@ -40,6 +41,16 @@ def pytest_unconfigure(config):
     path = getattr(config, "_mbrl_jax_cache_owner", None)
     if path is not None:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@struct.dataclass
+class ScaleHParams:
+    """One sweepable number for the driver's toy trainers (every HParams has `validate`)."""
+
+    scale: jax.Array
+
+    def validate(self) -> "ScaleHParams":
+        return self
 
 
 def tree_equal(a, b) -> bool:

@@ -11,8 +11,8 @@ from mbrl_jax.core.errors import ConfigError
 def test_train_writes_outputs_and_summary(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "dyna-q", "--env", "FrozenLake-misc", "--env-kw", "is_slippery=false",
-                 "--seeds", "3", "--steps", "400", "--planning", "5", "--chunk-steps", "150",
-                 "--eval-every", "50",
+                 "--seeds", "3", "--steps", "400", "--planning-steps", "5",
+                 "--chunk-steps", "150", "--eval-every", "50",
                  "--out", str(out), "--no-progress"])
     assert code == 0
     assert not list(out.glob(".write-test"))
@@ -38,7 +38,7 @@ def test_train_writes_outputs_and_summary(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "dyna-q", "--epsilon", "2"], "epsilon"),
-    (["train", "dyna-q", "--planning", "-3"], "planning_steps"),
+    (["train", "dyna-q", "--planning-steps", "-3"], "planning_steps"),
     (["train", "dyna-q", "--env", "Nope-v0"], "known ids"),
     (["train", "dyna-q", "--env", "CartPole-v1"], "cannot index a table"),
     (["train", "dyna-q", "--env-kw", "bogus=1"], "bogus"),
@@ -50,7 +50,10 @@ def test_train_writes_outputs_and_summary(tmp_path, capsys):
     (["train", "dyna-q", "--env-kw", "novalue"], "KEY=VALUE"),
     (["train", "sarsa"], "invalid choice"),
     (["train", "dyna-q", "--kappa", "1e-3"], "unrecognized arguments: --kappa"),
-    (["train", "dyna-q", "--observed-only"], "unrecognized arguments: --observed-only"),
+    (["train", "dyna-q", "--no-untried-actions"],
+     "unrecognized arguments: --no-untried-actions"),
+    (["train", "dyna-q", "--planning-draw", "random"], "invalid choice"),
+    (["train", "dyna-q", "--alpha", "fast"], "expected float"),
     (["train", "dyna-q", "--env-kw", "is_slippery=maybe"], "true or false"),
     (["train", "dyna-q", "--env", "DynaMaze", "--steps", "1e12"], "int32"),
     (["train", "dyna-q", "--steps", "2.5"], "whole number"),
@@ -68,8 +71,9 @@ def test_help_documents_every_option(capsys):
         main(["train", "dyna-q+", "--help"])
     assert info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--env", "--env-kw", "--seeds", "--steps", "--planning", "--alpha", "--gamma",
-                   "--epsilon", "--kappa", "--draw", "--observed-only", "--chunk-steps", "--out"):
+    for option in ("--env", "--env-kw", "--seeds", "--steps", "--planning-steps", "--alpha",
+                   "--gamma", "--epsilon", "--kappa", "--planning-draw", "--no-untried-actions",
+                   "--chunk-steps", "--out"):
         assert option in text
 
 

@@ -31,3 +31,29 @@ def test_readme_python_block_runs(code):
 
 def test_readme_has_python_blocks():
     assert len(list(_blocks())) >= 2
+
+
+def _cli_commands():
+    """Every `mbrl-jax train|sweep ...` line of the README's ```bash blocks (continuations
+    joined, comments dropped)."""
+    text = README.read_text()
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for command in block.replace("\\\n", " ").splitlines():
+            command = command.split("#")[0].strip()
+            if re.match(r"mbrl-jax (train|sweep) ", command) and "--help" not in command:
+                yield command
+
+
+def test_readme_cli_commands_parse():
+    """The options the README shows exist (they are generated from the configs, so a renamed
+    field would otherwise leave the README behind). Parsing only: nothing is run."""
+    from mbrl_jax.cli import build_parser
+
+    commands = list(_cli_commands())
+    assert len(commands) >= 5
+    parser = build_parser()
+    for command in commands:
+        try:
+            parser.parse_args(command.split()[1:])
+        except SystemExit:
+            pytest.fail(f"README command does not parse: {command}")

@@ -93,7 +93,7 @@ def test_resume_is_exact_for_every_algorithm(name, tmp_path):
 
 def test_checkpoint_of_another_run_is_refused_saying_what_differs(tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
-    base = ["--env", "DynaMaze", "--steps", "60", "--planning", "2", "--seeds", "2",
+    base = ["--env", "DynaMaze", "--steps", "60", "--planning-steps", "2", "--seeds", "2",
             "--no-progress", "--eval-every", "0"]
     assert main(["train", "dyna-q", *base, "--out", str(run)]) == 0
     cases = [(["train", "dyna-q+", *base], "algorithm: checkpoint has 'dyna-q', this run has "
@@ -155,7 +155,7 @@ def test_a_process_killed_mid_save_leaves_the_previous_checkpoint(tmp_path):
 
 def test_ctrl_c_saves_at_the_chunk_end_and_the_run_resumes(tmp_path):
     run = tmp_path / "run"
-    argv = ["train", "dyna-q", "--env", "DynaMaze", "--planning", "2", "--seeds", "2",
+    argv = ["train", "dyna-q", "--env", "DynaMaze", "--planning-steps", "2", "--seeds", "2",
             "--steps", "400000", "--chunk-steps", "2000", "--eval-every", "0",
             "--checkpoint-every", "1000000", "--no-progress", "--out", str(run)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

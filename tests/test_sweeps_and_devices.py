@@ -58,14 +58,14 @@ def test_seeds_sharded_over_four_devices_equal_the_single_device_run(tmp_path):
 def sweep_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep")
     assert main(["sweep", "dyna-q", "--env", "DynaMaze", "--steps", "200", "--seeds", "3",
-                 "--set", "alpha=0.1,0.5", "--set", "planning=0,5", "--eval-every", "100",
+                 "--set", "alpha=0.1,0.5", "--set", "planning_steps=0,5", "--eval-every", "100",
                  "--chunk-steps", "100", "--out", str(out), "--no-progress"]) == 0
     return out
 
 
 def test_sweep_runs_every_point_and_ranks_them(sweep_dir):
     summary = json.loads((sweep_dir / "summary.json").read_text())
-    points = {(r["point"]["planning"], r["point"]["alpha"]) for r in summary}
+    points = {(r["point"]["planning_steps"], r["point"]["alpha"]) for r in summary}
     assert points == {(0, 0.1), (0, 0.5), (5, 0.1), (5, 0.5)}
     finals = [r["final_return"] for r in summary]
     assert finals == sorted(finals, reverse=True)
@@ -74,16 +74,16 @@ def test_sweep_runs_every_point_and_ranks_them(sweep_dir):
         last = json.loads(Path(row["folder"], "eval.jsonl").read_text().splitlines()[-1])
         assert last["step"] == 200
         assert row["final_return"] == pytest.approx(np.mean(last["return"]))
-    assert "| rank | planning | alpha |" in (sweep_dir / "summary.md").read_text()
+    assert "| rank | planning_steps | alpha |" in (sweep_dir / "summary.md").read_text()
 
 
 def test_a_swept_point_equals_a_plain_run_with_its_values(sweep_dir, tmp_path):
     """alpha is vmapped inside one program with the other alpha: same seeds, same numbers."""
     run = tmp_path / "plain"
     assert main(["train", "dyna-q", "--env", "DynaMaze", "--steps", "200", "--seeds", "3",
-                 "--planning", "5", "--alpha", "0.5", "--eval-every", "100", "--chunk-steps",
+                 "--planning-steps", "5", "--alpha", "0.5", "--eval-every", "100", "--chunk-steps",
                  "100", "--out", str(run), "--no-progress", "--no-checkpoints"]) == 0
-    point = sweep_dir / "planning=5-alpha=0.5"
+    point = sweep_dir / "planning_steps=5-alpha=0.5"
     for name in ("metrics.npz", "eval.npz"):
         a, b = np.load(run / name), np.load(point / name)
         for key in b:
@@ -101,7 +101,8 @@ def test_iqm_and_its_bootstrap_band():
 
 
 def test_plot_and_compare_read_run_folders(sweep_dir, tmp_path, capsys):
-    runs = [str(sweep_dir / "planning=0-alpha=0.1"), str(sweep_dir / "planning=5-alpha=0.5")]
+    runs = [str(sweep_dir / "planning_steps=0-alpha=0.1"),
+            str(sweep_dir / "planning_steps=5-alpha=0.5")]
     png = tmp_path / "curves.png"
     assert main(["plot", *runs, "--output", str(png)]) == 0
     assert png.stat().st_size > 10_000

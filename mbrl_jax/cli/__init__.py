@@ -82,10 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _resume_expectation(args, spec, env, env_params, saved: dict) -> dict:
+def _resume_expectation(args, spec, saved: dict) -> dict:
     """What the checkpoint's meta must equal: this run's identity at the checkpoint's length."""
     at_saved = argparse.Namespace(**{**vars(args), "steps": saved.get("steps", args.steps)})
-    _, config = spec.build(at_saved, env, env_params)
+    config = spec.make_config(at_saved)
     return {"algorithm": args.algorithm, "env": args.env, "env_kwargs": dict(args.env_kw),
             "seeds": args.seeds, "seed": args.seed, "config": dataclasses.asdict(config)}
 
@@ -131,10 +131,10 @@ def _train(args) -> Path:
             "eval_every": eval_every, "config": dataclasses.asdict(config)}
     expect = None
     if saved is not None:
-        expect = {**_resume_expectation(args, spec, env, env_params, saved),
+        expect = {**_resume_expectation(args, spec, saved),
                   "eval_every": eval_every}
     (out / "config.json").write_text(json.dumps({
-        **meta, "label": spec.label(args), "jax": jax.__version__,
+        **meta, "label": spec.label(config), "jax": jax.__version__,
         "backend": jax.default_backend()}, indent=2) + "\n")
 
     total = trainer.num_env_steps
@@ -159,7 +159,7 @@ def _train(args) -> Path:
         streams = report.per_stream(outcome.metrics)
         reward, done = streams["reward"], streams["done"]
         png = report.save_learning_curve(
-            out / "learning_curve.png", spec.label(args), reward, done,
+            out / "learning_curve.png", spec.label(config), reward, done,
             args.smooth, title=f"{args.algorithm} on {args.env}")
         print(report.format_table(report.summary_rows(reward, done), reward.shape[0]))
         if note := report.episode_note(done):

@@ -7,6 +7,8 @@ Adding an algorithm to the CLI (and to every test parametrised over the registry
 """
 
 import argparse
+import dataclasses
+import functools
 import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -25,13 +27,16 @@ class AlgorithmSpec(NamedTuple):
       env error) before anything is traced. `args.steps` is the number of env steps per seed.
     default_env: env id used when --env is not given.
     default_steps: env steps per seed used when --steps is not given.
-    label: `args -> str`, the legend label of the run's learning curve.
+    label: `config -> str`, the legend label of the run's learning curve.
     check_env: `(env, env_params) -> None`, the algorithm's own check that it can train on an env
       (the same function its `make_trainer` runs), raising an env error (e.g. `NotTabularError`)
       or `ConfigError` otherwise; `mbrl-jax envs` lists, for each env id, the algorithms whose
       check passes. Required: a listing without it would claim every env.
     test_args: CLI arguments after `train NAME` for a run of a few seconds on the CPU (tiny
       networks, few steps); tests parametrised over the registry use them.
+    config: the config the flags' defaults come from (`Config()` or a preset); `mbrl-jax train
+      NAME` with no options trains exactly this config.
+    make_config: `args -> config`, the config the parsed options describe (not yet validated).
     """
 
     name: str
@@ -40,9 +45,65 @@ class AlgorithmSpec(NamedTuple):
     build: Callable[[argparse.Namespace, Any, Any], tuple[Trainer, Any]]
     default_env: str
     default_steps: int
-    label: Callable[[argparse.Namespace], str]
+    label: Callable[[Any], str]
     check_env: Callable[[Any, Any], None]
     test_args: tuple[str, ...] = ()
+    config: Any = None
+    make_config: Callable[[argparse.Namespace], Any] | None = None
+
+
+class Nested(NamedTuple):
+    """A config field holding another config: its flags are `--NAME.FIELD`.
+
+    base: the instance whose values are the flags' defaults; skip: its fields with no flag;
+    make: `**changed -> instance` for the fields the user set (default: `replace(base, ...)`);
+    when none is set the outer config keeps its own value (e.g. None for "the paper's recipe").
+    """
+
+    base: Any
+    skip: tuple[str, ...] = ()
+    make: Callable[..., Any] | None = None
+
+
+def config_spec(name: str, help: str, *, config, make_trainer, check_env, default_env: str,
+                label: Callable[[Any], str], tiny, test_env: str,
+                skip: tuple[str, ...] = (), nested: dict[str, Nested] | None = None
+                ) -> AlgorithmSpec:
+    """An `AlgorithmSpec` whose flags are generated from the fields of `config` (see
+    `config_flags`): names, types, defaults and help in one place, the config class.
+
+    `total_steps` is the shared --steps; `skip` names other fields with no flag (fixed by the
+    algorithm's name, e.g. Dyna's `variant`). `tiny` is a config for a run of a few seconds
+    (`Config.tiny()`); its flags, on `test_env`, are the spec's `test_args`.
+    """
+    from mbrl_jax.cli import config_flags
+
+    skip = ("total_steps", *skip)
+    nested = nested or {}
+    pairs = {k: (n.base, n.skip) for k, n in nested.items()}
+
+    def add_arguments(parser):
+        config_flags.add_flags(parser, config, skip=skip, nested=pairs)
+
+    def make_config(args):
+        changed = config_flags.overrides(config, args, skip=(*skip, *nested))
+        for field, inner in nested.items():
+            inner_changed = config_flags.overrides(inner.base, args, skip=inner.skip,
+                                                   prefix=f"{field}.")
+            if inner_changed:
+                make = inner.make or functools.partial(dataclasses.replace, inner.base)
+                changed[field] = make(**inner_changed)
+        return dataclasses.replace(config, total_steps=args.steps, **changed)
+
+    def build(args, env, env_params):
+        config_ = make_config(args)  # make_trainer validates it before tracing
+        return make_trainer(config_, env, env_params), config_
+
+    test_args = ("--env", test_env, "--steps", str(tiny.total_steps),
+                 *config_flags.to_argv(tiny, config, skip=skip, nested=pairs))
+    return AlgorithmSpec(name, help, add_arguments, build, default_env=default_env,
+                         default_steps=config.total_steps, label=label, check_env=check_env,
+                         test_args=test_args, config=config, make_config=make_config)
 
 
 _SPEC_MODULES = (
@@ -63,4 +124,4 @@ def registry() -> dict[str, AlgorithmSpec]:
     return specs
 
 
-__all__ = ["AlgorithmSpec", "registry"]
+__all__ = ["AlgorithmSpec", "Nested", "config_spec", "registry"]

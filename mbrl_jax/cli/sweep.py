@@ -1,14 +1,15 @@
-"""`mbrl-jax sweep ALGO --seeds 8 --set alpha=0.1,0.5 --set planning=5,50`.
+"""`mbrl-jax sweep ALGO --seeds 8 --set alpha=0.1,0.5 --set planning_steps=5,50`.
 
 A `--set NAME=V1,V2,...` whose NAME is a field of the trainer's `default_hparams` pytree is
 *sweepable*: all its values (and every combination with other sweepable values) run vmapped in one
-compiled program, seeds x grid points along one batch axis. Any other NAME is an algorithm option
-(e.g. `planning`, which fixes loop lengths or shapes): the program is built and compiled once per
-value. Every grid point reuses the same seed keys, so points differ only by their values. Each
-point gets a run folder (`config.json`, `metrics.jsonl`, `eval.jsonl`, `metrics.npz`,
-`run.json`) that `mbrl-jax plot` / `compare` read, and the sweep writes `summary.md` and
-`summary.json`: points ranked by final return (mean over seeds of the last evaluation's greedy
-return, or of the last 10 training episodes without evaluation).
+compiled program, seeds x grid points along one batch axis. Any other NAME is a config field
+(e.g. `planning_steps`, which fixes loop lengths or shapes; nested ones as `sac.batch_size`): the
+program is built and compiled once per value. Every grid point reuses the same seed keys, so
+points differ only by their values. Each point gets a run folder (`config.json`,
+`metrics.jsonl`, `eval.jsonl`, `metrics.npz`, `run.json`) that `mbrl-jax plot` / `compare` read,
+and the sweep writes `summary.md` and `summary.json`: points ranked by final return (mean over
+seeds of the last evaluation's greedy return, or of the last 10 training episodes without
+evaluation).
 """
 
 import argparse
@@ -100,8 +101,6 @@ def run_command(args) -> Path:
         trainer, config = spec.build(point_args, env, env_params)  # validates each value
         hparams, hp_points = grid_hparams(trainer.default_hparams, swept, args.seeds)
         num = len(hp_points)
-        if hasattr(hparams, "validate"):
-            hparams.validate()
         keys = jnp.tile(seed_keys, num)  # the same seeds for every grid point
         eval_every = eval_every_iterations(point_args, trainer, None)
         folders = [out / point_name({**static_point, **p}) for p in hp_points]

@@ -3,6 +3,7 @@
 from typing import NamedTuple
 
 import jax
+from flax import struct
 
 
 class Transition(NamedTuple):
@@ -20,4 +21,13 @@ class Transition(NamedTuple):
     done: jax.Array
 
 
-__all__ = ["Transition"]
+@struct.dataclass
+class EmptyHParams:
+    """The hyperparameters of an algorithm with none to sweep (as optax's `EmptyState`): an
+    empty pytree whose `validate` accepts it."""
+
+    def validate(self) -> "EmptyHParams":
+        return self
+
+
+__all__ = ["EmptyHParams", "Transition"]

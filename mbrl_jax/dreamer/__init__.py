@@ -38,7 +38,7 @@ Where ours differs (each a deliberate simplification for small CPU budgets, or u
 """
 
 from mbrl_jax.dreamer.agent import ActCarry, Dreamer, DreamerState, make_agent
-from mbrl_jax.dreamer.config import DreamerConfig
+from mbrl_jax.dreamer.config import DreamerConfig, DreamerHParams
 from mbrl_jax.dreamer.losses import Sequences
 from mbrl_jax.dreamer.rssm import RSSM, RSSMState, make_rssm
 from mbrl_jax.dreamer.train import DreamerCarry, make_train, make_trainer
@@ -49,6 +49,7 @@ __all__ = [
     "Dreamer",
     "DreamerCarry",
     "DreamerConfig",
+    "DreamerHParams",
     "DreamerState",
     "RSSMState",
     "Sequences",

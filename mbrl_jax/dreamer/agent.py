@@ -5,7 +5,7 @@ observations) and `update` (one gradient step of world model, actor and critic).
     state = agent.init(key)                       # DreamerState: params, optimiser states, ...
     carry = agent.initial_carry(())               # ActCarry: RSSM state, previous action
     carry, action = agent.act(state, carry, obs, is_first, key, greedy=False)
-    state, metrics = agent.update(state, batch, key)   # batch: losses.Sequences [B, T, ...]
+    state, metrics = agent.update(state, batch, key, hparams)  # batch: Sequences [B, T, ...]
 
 Actions are in model space: a one-hot `[A]` for discrete actions (`act` returns the index), the
 policy's unclipped sample for continuous ones (the env gets it clipped to [-1, 1] and rescaled).
@@ -20,7 +20,7 @@ import optax
 from flax import struct
 
 from mbrl_jax.dreamer import losses, math
-from mbrl_jax.dreamer.config import DreamerConfig
+from mbrl_jax.dreamer.config import DreamerConfig, DreamerHParams
 from mbrl_jax.dreamer.networks import Actor, Critic
 from mbrl_jax.dreamer.rssm import RSSM, RSSMState, feat, make_rssm
 
@@ -51,7 +51,9 @@ class ActCarry(NamedTuple):
 
 class Dreamer(NamedTuple):
     """The agent's pure functions, its RSSM, the actor and critic `apply`, the two-hot `bins [K]`
-    and the three optax optimisers (world model, actor, critic)."""
+    and the three optax optimisers (world model, actor, critic) at a unit learning rate: `update`
+    multiplies their steps by the `DreamerHParams` learning rates (the same numbers as
+    `optax.adam(lr)`, and a sweep can vmap over them)."""
 
     init: Callable[[jax.Array], DreamerState]
     initial_carry: Callable[[tuple], ActCarry]
@@ -66,8 +68,14 @@ class Dreamer(NamedTuple):
     critic_opt: optax.GradientTransformation
 
 
-def _optimizer(lr, eps, clip):
-    return optax.chain(optax.clip_by_global_norm(clip), optax.adam(lr, eps=eps))
+def _optimizer(eps, clip):
+    return optax.chain(optax.clip_by_global_norm(clip), optax.adam(1.0, eps=eps))
+
+
+def _step(opt, grads, opt_state, params, lr):
+    """One optimiser step at learning rate `lr` (an array, so it can be swept)."""
+    updates, opt_state = opt.update(grads, opt_state, params)
+    return optax.apply_updates(params, jax.tree.map(lambda u: lr * u, updates)), opt_state
 
 
 def make_agent(config: DreamerConfig, obs_shape: tuple, action_dim: int,
@@ -78,9 +86,9 @@ def make_agent(config: DreamerConfig, obs_shape: tuple, action_dim: int,
     rssm = make_rssm(config, obs_shape, action_dim)
     actor = Actor(config=config, action_dim=action_dim, discrete=discrete)
     critic = Critic(config=config)
-    wm_opt = _optimizer(c.model_lr, c.model_eps, c.model_clip)
-    actor_opt = _optimizer(c.actor_lr, c.actor_eps, c.actor_clip)
-    critic_opt = _optimizer(c.critic_lr, c.critic_eps, c.critic_clip)
+    wm_opt = _optimizer(c.model_eps, c.model_clip)
+    actor_opt = _optimizer(c.actor_eps, c.actor_clip)
+    critic_opt = _optimizer(c.critic_eps, c.critic_clip)
     bins = math.make_bins(c.num_bins, c.bin_range)
 
     def init(key):
@@ -118,13 +126,16 @@ def make_agent(config: DreamerConfig, obs_shape: tuple, action_dim: int,
         action = mean if greedy else mean + std * jax.random.normal(act_key, mean.shape)
         return ActCarry(rs, action), action
 
-    def update(state: DreamerState, batch: losses.Sequences, key):
-        """One update of all three parts on `batch` (leaves `[B, T, ...]`)."""
+    def update(state: DreamerState, batch: losses.Sequences, key,
+               hparams: DreamerHParams | None = None):
+        """One update of all three parts on `batch` (leaves `[B, T, ...]`); `hparams` default
+        to the config's."""
+        hp = c.hparams() if hparams is None else hparams
         wm_key, actor_key = jax.random.split(key)
         (_, (post, wm_metrics)), wm_grads = jax.value_and_grad(
             losses.world_model_loss, has_aux=True)(state.wm_params, rssm, c, bins, batch, wm_key)
-        wm_updates, wm_opt_state = wm_opt.update(wm_grads, state.wm_opt, state.wm_params)
-        wm_params = optax.apply_updates(state.wm_params, wm_updates)
+        wm_params, wm_opt_state = _step(wm_opt, wm_grads, state.wm_opt, state.wm_params,
+                                        hp.model_lr)
 
         # Behaviour from every posterior state, with the world model as it was for its loss.
         starts = jax.tree.map(lambda x: jax.lax.stop_gradient(x.reshape((-1, x.shape[-1]))),
@@ -135,21 +146,19 @@ def make_agent(config: DreamerConfig, obs_shape: tuple, action_dim: int,
             state.actor_params, state.wm_params, state.critic_params, state.return_norm,
             starts, start_cont, actor_key, rssm=rssm, actor_apply=actor.apply,
             critic_apply=critic.apply, config=c, bins=bins, discrete=discrete,
-            action_dim=action_dim)
-        actor_updates, actor_opt_state = actor_opt.update(actor_grads, state.actor_opt,
-                                                          state.actor_params)
+            action_dim=action_dim, hparams=hp)
+        actor_params, actor_opt_state = _step(actor_opt, actor_grads, state.actor_opt,
+                                              state.actor_params, hp.actor_lr)
         (_, critic_metrics), critic_grads = jax.value_and_grad(losses.critic_loss, has_aux=True)(
             state.critic_params, state.slow_critic_params, imagined, critic_apply=critic.apply,
             config=c, bins=bins)
-        critic_updates, critic_opt_state = critic_opt.update(critic_grads, state.critic_opt,
-                                                             state.critic_params)
-        critic_params = optax.apply_updates(state.critic_params, critic_updates)
+        critic_params, critic_opt_state = _step(critic_opt, critic_grads, state.critic_opt,
+                                                state.critic_params, hp.critic_lr)
         slow = optax.incremental_update(critic_params, state.slow_critic_params,
                                         c.slow_critic_rate)
         new_state = DreamerState(
-            wm_params=wm_params, actor_params=optax.apply_updates(state.actor_params,
-                                                                  actor_updates),
-            critic_params=critic_params, slow_critic_params=slow, wm_opt=wm_opt_state,
+            wm_params=wm_params, actor_params=actor_params, critic_params=critic_params,
+            slow_critic_params=slow, wm_opt=wm_opt_state,
             actor_opt=actor_opt_state, critic_opt=critic_opt_state, return_norm=norm_state,
             updates=state.updates + 1)
         return new_state, {**wm_metrics, **actor_metrics, **critic_metrics}

@@ -7,12 +7,37 @@ fits a small CPU budget; every departure is listed in the package docstring (`dr
 import dataclasses
 import math
 
+import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.core.validation import check_int as _check_int
+from mbrl_jax.core.validation import check_range
 
 ACTOR_GRADS = ("reinforce", "dynamics")
+
+
+@struct.dataclass
+class DreamerHParams:
+    """Sweepable numbers (float32 arrays, vmapped like seeds): the three Adam learning rates,
+    the discount and lambda of the lambda-returns, and the actor's entropy scale."""
+
+    model_lr: jnp.ndarray
+    actor_lr: jnp.ndarray
+    critic_lr: jnp.ndarray
+    gamma: jnp.ndarray
+    lambda_: jnp.ndarray
+    entropy_scale: jnp.ndarray
+
+    def validate(self) -> "DreamerHParams":
+        """Check concrete values (every point of a sweep); raise ConfigError naming the field."""
+        for name in ("model_lr", "actor_lr", "critic_lr"):
+            check_range(name, getattr(self, name), 0.0, np.inf, low_open=True)
+        check_range("gamma", self.gamma, 0.0, 1.0)
+        check_range("lambda_", self.lambda_, 0.0, 1.0)
+        check_range("entropy_scale", self.entropy_scale, 0.0, np.inf)
+        return self
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,9 +55,12 @@ class DreamerConfig:
       buffer_capacity: rows per env stream in the sequence replay.
     World model:
       batch_size, sequence_length: replayed windows per update and their length.
-      deter_size: GRU width; stoch_groups x stoch_classes: categorical latents; unimix: uniform
-        mixing of every categorical (0.01); hidden_size, num_layers: MLP heads and encoder.
-      num_bins: two-hot bins (symexp-spaced, from -bin_range to bin_range in symlog space).
+      deter_size: GRU width.
+      stoch_groups, stoch_classes: categorical latents, groups x classes.
+      unimix: uniform mixing of every categorical (0.01).
+      hidden_size, num_layers: width and hidden layers of the MLP heads and the encoder.
+      num_bins, bin_range: two-hot bins, symexp-spaced from -bin_range to bin_range in symlog
+        space.
       free_bits, dyn_scale, rep_scale: KL clipped below `free_bits` nats; dynamics (sg posterior)
         and representation (sg prior) scales.
       rec_scale, reward_scale, cont_scale: loss scales of the decoder, reward and continue heads.
@@ -43,16 +71,17 @@ class DreamerConfig:
         DreamerV3; off by default). A critic still climbing towards its targets makes every
         advantage positive by about the same amount, which then only adds noise to the policy
         gradient (see `math.reinforce_advantage`).
-      entropy_scale: actor entropy bonus; actor_grad_continuous: "dynamics" (backprop through the
-        world model) or "reinforce" for continuous actions (discrete always use REINFORCE).
+      entropy_scale: actor entropy bonus.
+      actor_grad_continuous: "dynamics" (backprop through the world model) or "reinforce" for
+        continuous actions (discrete always use REINFORCE).
       slow_critic_rate, slow_critic_scale: EMA rate of the slow critic and its regulariser scale.
-      return_norm_rate, return_norm_max_scale: EMA rate of the 5th-95th percentile range; returns
-        are divided by max(1, range).
-      model_lr, actor_lr, critic_lr; model_eps, actor_eps, critic_eps; model_clip, actor_clip,
-        critic_clip: Adam learning rates and epsilons (1e-8 for the model, 1e-5 for actor and
+      return_norm_rate: EMA rate of the 5th-95th percentile range of returns; returns are
+        divided by max(1, range).
+      model_lr, actor_lr, critic_lr: Adam learning rates.
+      model_eps, actor_eps, critic_eps: Adam epsilons (1e-8 for the model, 1e-5 for actor and
         critic as in DreamerV3's 2023 configs: the larger epsilon damps the actor's tiny, noisy
-        gradients once advantages are near zero instead of scaling them up to full steps) and
-        global-norm gradient clips.
+        gradients once advantages are near zero instead of scaling them up to full steps).
+      model_clip, actor_clip, critic_clip: global-norm gradient clips.
       eval_episodes, eval_max_steps: episodes of `Trainer.evaluate`.
     """
 
@@ -107,9 +136,26 @@ class DreamerConfig:
     def feat_size(self) -> int:
         return self.deter_size + self.stoch_size
 
+    @classmethod
+    def tiny(cls, **overrides) -> "DreamerConfig":
+        """A run of a few seconds on the CPU (8-unit networks, 32 steps, 2 x 4 latents): for
+        tests and smoke runs, not for learning."""
+        return cls(**{
+            "total_steps": 32, "env_steps_per_iteration": 8, "prefill_steps": 16,
+            "batch_size": 2, "sequence_length": 8, "train_ratio": 2.0, "deter_size": 8,
+            "hidden_size": 8, "num_layers": 1, "stoch_groups": 2, "stoch_classes": 4,
+            "horizon": 3, "buffer_capacity": 64, **overrides})
+
     @property
     def num_iterations(self) -> int:
         return self.total_steps // self.env_steps_per_iteration
+
+    def hparams(self) -> DreamerHParams:
+        """The sweepable values of this config, as `DreamerHParams`."""
+        return DreamerHParams(
+            model_lr=jnp.float32(self.model_lr), actor_lr=jnp.float32(self.actor_lr),
+            critic_lr=jnp.float32(self.critic_lr), gamma=jnp.float32(self.gamma),
+            lambda_=jnp.float32(self.lambda_), entropy_scale=jnp.float32(self.entropy_scale))
 
     @property
     def updates_per_iteration(self) -> int:

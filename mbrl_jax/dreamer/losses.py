@@ -81,7 +81,7 @@ class Imagined(NamedTuple):
 
 def actor_loss(actor_params, wm_params, critic_params, norm_state, starts: RSSMState,
                start_cont, key, *, rssm: RSSM, actor_apply, critic_apply, config: DreamerConfig,
-               bins, discrete: bool, action_dim: int):
+               bins, discrete: bool, action_dim: int, hparams=None):
     """Imagine from `starts` (leaves `[N, ...]`), compute lambda-returns and the actor loss.
 
     Discrete actions: REINFORCE, `-logpi(a_t) sg((G_t - v_t) / S)` with S = max(1, EMA range)
@@ -89,9 +89,11 @@ def actor_loss(actor_params, wm_params, critic_params, norm_state, starts: RSSMS
     Continuous with `actor_grad_continuous="dynamics"`: `-G_t / S`, differentiated through the
     world model's dynamics and heads (only the actor's params get this gradient).
     Both minus `entropy_scale * H[pi(.|s_t)]`, weighted by the cumulative continue.
+    `hparams` (`DreamerHParams`, default the config's) give gamma, lambda_ and entropy_scale.
     Returns `(loss, (Imagined, new return-norm state, metrics))`.
     """
     c = config
+    hp = c.hparams() if hparams is None else hparams
     backprop = (not discrete) and c.actor_grad_continuous == "dynamics"
     sg = jax.lax.stop_gradient
 
@@ -109,12 +111,12 @@ def actor_loss(actor_params, wm_params, critic_params, norm_state, starts: RSSMS
     reward = math.twohot_mean(rssm.reward_logits(wm, f[1:]), bins)       # [H, N]
     cont = jax.nn.sigmoid(rssm.cont_logit(wm, f[1:]))                    # [H, N]
     values = math.twohot_mean(critic_apply(critic_params, f), bins)      # [H+1, N]
-    discount = c.gamma * cont
+    discount = hp.gamma * cont
     returns = jax.vmap(math.lambda_returns, in_axes=(1, 1, 1, None), out_axes=1)(
-        reward, discount, values[1:], c.lambda_)                         # [H, N]
+        reward, discount, values[1:], hp.lambda_)                         # [H, N]
     conts = jnp.concatenate([start_cont[None], cont], 0)                 # [H+1, N]
     # gamma^t * prod_{i<=t} c_i (t = 0..H), without dividing by gamma (gamma = 0 is allowed)
-    weight = sg(c.gamma ** jnp.arange(c.horizon + 1)[:, None] * jnp.cumprod(conts, 0))
+    weight = sg(hp.gamma ** jnp.arange(c.horizon + 1)[:, None] * jnp.cumprod(conts, 0))
     norm_state, scale = math.update_return_norm(norm_state, sg(returns), c.return_norm_rate)
     dist = policy_dist(actor_apply(actor_params, sg(f[:-1])), discrete, c.unimix)
     entropy = dist.entropy()
@@ -129,7 +131,7 @@ def actor_loss(actor_params, wm_params, critic_params, norm_state, starts: RSSMS
             logp = logp.sum(-1)
         objective = logp * sg(math.reinforce_advantage(returns, values[:-1], weight[:-1], scale,
                                                        c.center_advantages))
-    loss = -jnp.mean(weight[:-1] * (objective + c.entropy_scale * entropy))
+    loss = -jnp.mean(weight[:-1] * (objective + hp.entropy_scale * entropy))
     imagined = Imagined(feats=sg(f), returns=sg(returns), weight=weight, values=sg(values),
                         actions=sg(actions))
     metrics = {"actor_loss": loss, "entropy": entropy.mean(), "return_scale": scale,

@@ -23,7 +23,7 @@ from gymnax.environments import spaces
 from mbrl_jax.core import sequence_buffer
 from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.dreamer.agent import ActCarry, DreamerState, make_agent
-from mbrl_jax.dreamer.config import DreamerConfig
+from mbrl_jax.dreamer.config import DreamerConfig, DreamerHParams
 from mbrl_jax.dreamer.losses import Sequences
 from mbrl_jax.driver.loop import Trainer, make_train_fn
 
@@ -89,7 +89,7 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
         return Sequences(obs.astype(obs_dtype), prev_action, reward.astype(jnp.float32),
                          is_first, is_terminal)
 
-    def init(key, hparams=None):
+    def init(key, hparams):
         del hparams
         key, agent_key, reset_key = jax.random.split(key, 3)
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(reset_key, e),
@@ -130,19 +130,18 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
                               is_first=done, steps=carry.steps + 1, key=key)
         return carry, metrics
 
-    def update_step(carry: DreamerCarry, _):
+    def update_step(carry: DreamerCarry, hparams):
         key, sample_key, update_key = jax.random.split(carry.key, 3)
         batch = sequence_buffer.sample(carry.replay, sample_key, c.batch_size, c.sequence_length)
         batch = batch._replace(is_first=batch.is_first.at[:, 0].set(True))
-        new_agent, metrics = agent.update(carry.agent, batch, update_key)
+        new_agent, metrics = agent.update(carry.agent, batch, update_key, hparams)
         ready = carry.steps >= c.prefill_steps
         new_agent = jax.tree.map(lambda n, o: jnp.where(ready, n, o), new_agent, carry.agent)
         return carry.replace(agent=new_agent, key=key), metrics
 
-    def step(carry: DreamerCarry, hparams=None):
-        del hparams
+    def step(carry: DreamerCarry, hparams: DreamerHParams):
         carry, env_metrics = jax.lax.scan(env_step, carry, None, length=c.env_steps_per_iteration)
-        carry, update_metrics = jax.lax.scan(update_step, carry, None,
+        carry, update_metrics = jax.lax.scan(lambda cr, _: update_step(cr, hparams), carry, None,
                                              length=c.updates_per_iteration)
         ready = carry.steps >= c.prefill_steps
         losses = {k: jnp.broadcast_to(jnp.where(ready, v.mean(), 0.0),
@@ -178,12 +177,13 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
         return {"return": final[4], "length": final[5]}
 
     return Trainer(init=init, step=step, result=lambda carry: carry.agent,
-                   num_iterations=c.num_iterations, default_hparams=None,
+                   num_iterations=c.num_iterations, default_hparams=c.hparams(),
                    env_steps_per_iteration=c.env_steps_per_iteration, evaluate=evaluate)
 
 
 def make_train(config: DreamerConfig, env, env_params):
-    """`train(key) -> (DreamerState, metrics)`: the whole run as one `lax.scan`. metrics:
+    """`train(key, hparams=None) -> (DreamerState, metrics)`: the whole run as one `lax.scan`
+    (`hparams`: `DreamerHParams`, default the config's; vmap over them to sweep). metrics:
     "reward", "done", "terminated" `[total_steps, num_envs]`; losses `[total_steps]` (the mean of
     the iteration's updates, 0 before updates begin: the prefill)."""
     return make_train_fn(make_trainer(config, env, env_params))

@@ -50,14 +50,17 @@ class Trainer(NamedTuple):
       env_steps_per_iteration, also when F = 1).
     result: carry -> the final state handed back to users.
     num_iterations: iterations in a whole run.
-    default_hparams: the sweepable-hyperparameter pytree used when none is given.
+    default_hparams: the sweepable hyperparameters used when none are given: a pytree of arrays
+      with a `validate()` method raising `ConfigError` on a value out of range (every
+      algorithm's `...HParams`; `core.types.EmptyHParams()` for an algorithm without any).
     env_steps_per_iteration: F, env steps (per seed, per parallel env) taken by one `step`.
     evaluate: optional `(carry, hparams, key) -> metrics`: the current policy acting greedily or
       deterministically on fresh eval envs (see `core.evaluation.evaluate_policy`), e.g.
       `{"return": [num_episodes]}`; pure, called by the driver between iterations.
-    check_hparams: optional `hparams -> None` raising `ConfigError` on values out of range (every
-      value of a sweep). `run_chunked` always calls it; `train` calls it when the hparams it gets
-      are concrete (not traced by a user's `jit`/`vmap`, where values cannot be read).
+    check_hparams: optional `hparams -> None`, checks beyond `hparams.validate()` that need the
+      env or the config (e.g. MuZero's value support). The driver runs `validate()` then this on
+      every value of a sweep: `run_chunked` always, `train` when the hparams it gets are concrete
+      (not traced by a user's `jit`/`vmap`, where values cannot be read).
     """
 
     init: Callable[[jax.Array, HParams], Carry]
@@ -170,8 +173,8 @@ def make_train_fn(trainer: Trainer, eval_every: int | None = None) -> Callable[.
     Pure and jit/vmap-able: `jax.jit(jax.vmap(train))(jax.random.split(key, 64))`. With
     `eval_every=K` (iterations) it returns `(final_state, metrics, eval_metrics)`, evaluating
     after every K iterations. Hyperparameters passed concretely are checked
-    (`trainer.check_hparams`); traced ones are not (check a sweep before vmapping over it, e.g.
-    `DynaHParams.validate()`).
+    (`hparams.validate()`, then `trainer.check_hparams`); traced ones are not (check a sweep
+    before vmapping over it: `hparams.validate()`).
     """
     _check_eval_every(trainer, eval_every)
 
@@ -191,8 +194,13 @@ def make_train_fn(trainer: Trainer, eval_every: int | None = None) -> Callable[.
 
 
 def _check_concrete_hparams(trainer: Trainer, hparams: HParams) -> None:
-    if trainer.check_hparams is not None and validation.is_concrete(hparams):
-        trainer.check_hparams(hparams)
+    if not callable(getattr(hparams, "validate", None)):
+        raise TypeError(f"hparams must have a validate() method (an algorithm's HParams, or "
+                        f"core.types.EmptyHParams()), got {type(hparams).__name__}")
+    if validation.is_concrete(hparams):
+        hparams.validate()
+        if trainer.check_hparams is not None:
+            trainer.check_hparams(hparams)
 
 
 def _hparam_axes(hparams: HParams, num_seeds: int):

@@ -73,6 +73,11 @@ class DynaConfig:
     eval_episodes: int = 8
     eval_max_steps: int = 200
 
+    @classmethod
+    def tiny(cls, **overrides) -> "DynaConfig":
+        """A run of a fraction of a second on the CPU (300 steps, 5 planning updates each)."""
+        return cls(**{"total_steps": 300, "planning_steps": 5, **overrides})
+
     @property
     def plus(self) -> bool:
         return self.variant == "dyna-q+"

@@ -76,7 +76,7 @@ def make_trainer(config: DynaConfig, env, env_params) -> Trainer:
 
     return Trainer(init=init, step=step, result=lambda carry: carry.agent,
                    num_iterations=config.total_steps, default_hparams=config.hparams(),
-                   evaluate=evaluate, check_hparams=DynaHParams.validate)
+                   evaluate=evaluate)
 
 
 def make_train(config: DynaConfig, env, env_params):

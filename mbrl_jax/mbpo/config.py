@@ -73,6 +73,16 @@ class MBPOConfig:
     sac: SACConfig = SACConfig()
     eval_episodes: int = 5
 
+    @classmethod
+    def tiny(cls, **overrides) -> "MBPOConfig":
+        """A run of a few seconds on the CPU (two refits of an 8-unit ensemble, 8 rollouts):
+        for tests and smoke runs, not for learning."""
+        return cls(**{
+            "total_steps": 20, "env_steps_per_iteration": 10, "warmup_steps": 10,
+            "rollout_starts": 8, "updates_per_step": 1,
+            "model": EnsembleConfig.mbpo(1, 1, hidden_sizes=(8,), max_epochs=2),
+            "sac": SACConfig(hidden_sizes=(8, 8), batch_size=8), **overrides})
+
     @property
     def num_iterations(self) -> int:
         return self.total_steps // self.env_steps_per_iteration

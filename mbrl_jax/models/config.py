@@ -50,6 +50,8 @@ class EnsembleConfig:
         than `improvement_threshold` (relative) over its reference, MBPO's rule: the reference is
         the MSE at the member's last such improvement, so slow gains accumulate until they count.
         The params kept are each member's best, whatever the threshold.
+      improvement_threshold: the relative gain in validation MSE that counts as an improvement
+        for `patience` (MBPO: 0.01).
       termination_coef: weight of the termination BCE loss.
       shared_logvar_bounds: one learned pair of log-variance bounds `[D]` shared by all members
         (MBPO's bnn.py) instead of one pair per member; its penalty is counted once.
@@ -108,6 +110,12 @@ class EnsembleConfig:
             improvement_threshold=0.01, holdout_ratio=0.2, max_holdout=5000,
         )
         fields.update(overrides)
+        layers = len(fields["hidden_sizes"])
+        if "layer_weight_decay" not in overrides and layers != 4:
+            # The paper sets one L2 per layer of its 4-hidden-layer net; other depths keep its
+            # range, 2.5e-5 at the input layer rising linearly to 1e-4 at the output layer.
+            fields["layer_weight_decay"] = tuple(2.5e-5 + 7.5e-5 * i / layers
+                                                 for i in range(layers + 1))
         return cls(**fields)
 
     @property

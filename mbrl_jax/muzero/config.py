@@ -10,6 +10,7 @@ from flax import struct
 
 from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.core.validation import check_int as _check_int
+from mbrl_jax.core.validation import check_range
 
 SEARCHES = ("muzero", "gumbel")
 
@@ -20,6 +21,12 @@ class MuZeroHParams:
 
     discount: jnp.ndarray
     value_loss_weight: jnp.ndarray
+
+    def validate(self) -> "MuZeroHParams":
+        """Check concrete values (every point of a sweep); raise ConfigError naming the field."""
+        check_range("discount", self.discount, 0.0, 1.0)
+        check_range("value_loss_weight", self.value_loss_weight, 0.0, np.inf)
+        return self
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +99,15 @@ class MuZeroConfig:
     value_loss_weight: float = 0.25
     eval_episodes: int = 8
     eval_max_steps: int = 500
+
+    @classmethod
+    def tiny(cls, **overrides) -> "MuZeroConfig":
+        """A run of a few seconds on the CPU (8-unit networks, 4 simulations, 32 steps in 2
+        envs): for tests and smoke runs, not for learning."""
+        return cls(**{
+            "total_steps": 32, "num_envs": 2, "num_simulations": 4, "updates_per_iteration": 1,
+            "batch_size": 8, "hidden_sizes": (8,), "latent_size": 8, "unroll_steps": 2,
+            "td_steps": 3, **overrides})
 
     @property
     def num_iterations(self) -> int:

@@ -89,6 +89,13 @@ class SACConfig:
     gamma: float = 0.99
     tau: float = 0.005
 
+    @classmethod
+    def tiny(cls, **overrides) -> "SACConfig":
+        """A run of a few seconds on the CPU (8-unit networks, 40 steps): for tests and smoke
+        runs, not for learning."""
+        return cls(**{"total_steps": 40, "hidden_sizes": (8,), "batch_size": 8,
+                      "warmup_steps": 20, "num_envs": 2, **overrides})
+
     @property
     def num_iterations(self) -> int:
         return self.total_steps // self.env_steps_per_iteration

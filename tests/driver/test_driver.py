@@ -4,10 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import ScaleHParams, tree_equal
 
 from mbrl_jax.driver.finite import NonFiniteError
 from mbrl_jax.driver.loop import Trainer, make_train_fn, run_chunked
-from tests.conftest import tree_equal
 
 F, K = 2, 3  # env steps per iteration, iterations between evaluations
 
@@ -24,10 +24,10 @@ def _trainer(num_iterations=9, bad_step=None, bad_in="metric"):
     def step(carry, hp):
         t, total, key = carry
         key, r_key = jax.random.split(key)
-        reward = jax.random.uniform(r_key, (F,)) * hp
+        reward = jax.random.uniform(r_key, (F,)) * hp.scale
         index = t + jnp.arange(F, dtype=jnp.int32)
         if bad_step is not None:
-            planted = (index + 1 == bad_step) & (hp > 1.5)
+            planted = (index + 1 == bad_step) & (hp.scale > 1.5)
             if bad_in == "metric":
                 reward = jnp.where(planted, jnp.nan, reward)
             else:
@@ -39,7 +39,7 @@ def _trainer(num_iterations=9, bad_step=None, bad_in="metric"):
                 "key": jax.random.key_data(key)}
 
     return Trainer(init=init, step=step, result=lambda c: c[:2], num_iterations=num_iterations,
-                   default_hparams=jnp.float32(1.0), env_steps_per_iteration=F,
+                   default_hparams=ScaleHParams(jnp.float32(1.0)), env_steps_per_iteration=F,
                    evaluate=evaluate)
 
 
@@ -91,7 +91,7 @@ def test_resume_from_a_run_state_equals_the_uninterrupted_run():
 def test_non_finite_values_stop_the_run_naming_step_seed_and_quantity(bad_in, quantity, step):
     trainer = _trainer(num_iterations=12, bad_step=9, bad_in=bad_in)
     keys = jax.random.split(jax.random.key(2), 3)
-    hp = jnp.array([1.0, 2.0, 1.0])  # only seed 1 goes bad
+    hp = ScaleHParams(jnp.array([1.0, 2.0, 1.0]))  # only seed 1 goes bad
     seen = []
     with pytest.raises(NonFiniteError) as info:
         run_chunked(trainer, keys, hp, chunk_steps=6, check_finite_values=True,

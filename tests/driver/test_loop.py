@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import ScaleHParams
 
 from mbrl_jax.driver.loop import MetricsShapeError, Trainer, make_train_fn, run_chunked
 
@@ -22,14 +23,14 @@ def _counting_trainer(num_iterations: int, F: int = F) -> Trainer:  # noqa: N803
     def step(carry, hp):
         t, refits, key = carry
         key, r_key = jax.random.split(key)
-        rewards = jax.random.uniform(r_key, (F,)) * hp
+        rewards = jax.random.uniform(r_key, (F,)) * hp.scale
         index = t + jnp.arange(F, dtype=jnp.int32)
         refits = refits + 1
         metrics = {"t": index, "reward": rewards, "refits": jnp.full((F,), refits)}
         return (t + F, refits, key), metrics
 
     return Trainer(init=init, step=step, result=lambda c: c[:2], num_iterations=num_iterations,
-                   default_hparams=jnp.float32(1.0), env_steps_per_iteration=F)
+                   default_hparams=ScaleHParams(jnp.float32(1.0)), env_steps_per_iteration=F)
 
 
 @pytest.mark.parametrize("f", [1, F])
@@ -51,7 +52,7 @@ def test_a_step_metric_without_its_f_axis_is_refused(f, shape):
         return carry, {"reward": jnp.zeros((f,)), "loss": jnp.zeros(shape)}
 
     trainer = Trainer(init=lambda key, hp: jnp.int32(0), step=step, result=lambda c: c,
-                      num_iterations=2, default_hparams=jnp.float32(1.0),
+                      num_iterations=2, default_hparams=ScaleHParams(jnp.float32(1.0)),
                       env_steps_per_iteration=f)
     with pytest.raises(MetricsShapeError, match=r"\['loss'\].*env_steps_per_iteration = " + str(f)):
         make_train_fn(trainer)(jax.random.key(0))

@@ -345,5 +345,5 @@ def test_a_support_too_small_for_the_returns_warns_with_the_size_that_fits():
     with pytest.warns(SupportWarning):
         trainer.check_hparams(trainer.default_hparams.replace(
             discount=jnp.array([0.9, 0.997], jnp.float32)))
-    with pytest.raises(ConfigError):
-        trainer.check_hparams(trainer.default_hparams.replace(discount=jnp.float32(1.5)))
+    with pytest.raises(ConfigError, match="discount"):  # the range: validate(), run first
+        trainer.default_hparams.replace(discount=jnp.float32(1.5)).validate()

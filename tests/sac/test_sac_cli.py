@@ -10,8 +10,8 @@ from mbrl_jax.cli import main
     (["--tau", "0"], "tau"),
     (["--gamma", "1.5"], "gamma"),
     (["--batch-size", "0"], "batch_size"),
-    (["--hidden", "64,0"], "hidden_sizes"),
-    (["--hidden", "a,b"], "expected widths"),
+    (["--hidden-sizes", "64,0"], "hidden_sizes"),
+    (["--hidden-sizes", "a,b"], "expected int"),
     (["--num-envs", "0"], "num_envs"),
     (["--planning", "5"], "unrecognized arguments: --planning"),
 ])
