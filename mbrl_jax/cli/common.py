@@ -5,8 +5,10 @@ import argparse
 import ast
 from pathlib import Path
 
+from mbrl_jax.core.errors import MbrlJaxError
 
-class CLIError(Exception):
+
+class CLIError(MbrlJaxError):
     """A user error: printed as one line, exit status 2."""
 
 

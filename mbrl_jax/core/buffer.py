@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from mbrl_jax.core.errors import MbrlJaxError
+
 
 @struct.dataclass
 class BufferState:
@@ -40,7 +42,7 @@ class BufferState:
         return jax.tree_util.tree_leaves(self.data)[0].shape[0]
 
 
-class BufferShapeError(ValueError):
+class BufferShapeError(MbrlJaxError, ValueError):
     """Raised when items added to a buffer do not match its item shapes."""
 
 

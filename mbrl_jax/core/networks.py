@@ -16,6 +16,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from mbrl_jax.core.errors import MbrlJaxError
+
 _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
     "swish": nn.swish,
@@ -29,7 +31,7 @@ _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
-class UnknownActivationError(ValueError):
+class UnknownActivationError(MbrlJaxError, ValueError):
     """Raised for an activation name that `get_activation` does not know."""
 
 

@@ -19,13 +19,14 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from mbrl_jax.core.errors import MbrlJaxError
 from mbrl_jax.driver.sharding import is_key
 
 FORMAT_VERSION = 1
 _VERSIONED = ("mbrl-jax", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(MbrlJaxError, ValueError):
     """A checkpoint that does not belong to this run (another algorithm, config, format...)."""
 
 

@@ -9,10 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mbrl_jax.core.errors import MbrlJaxError
 from mbrl_jax.driver.sharding import to_host
 
 
-class NonFiniteError(FloatingPointError):
+class NonFiniteError(MbrlJaxError, FloatingPointError):
     """A NaN or infinity in a run. Attributes: step (env step per seed, first one seen for
     metrics; the chunk's last step for the carry), seed (index), quantity (metric or carry path)."""
 

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mbrl_jax.core import validation
+from mbrl_jax.core.errors import MbrlJaxError
 from mbrl_jax.driver.finite import check_finite
 from mbrl_jax.driver.sharding import SeedSharding, to_host
 
@@ -78,7 +79,7 @@ class Trainer(NamedTuple):
         return self.num_iterations * self.env_steps_per_iteration
 
 
-class MetricsShapeError(ValueError):
+class MetricsShapeError(MbrlJaxError, ValueError):
     """A trainer's `step` returned a metric leaf without its leading `[F]` axis."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from mbrl_jax.core.errors import MbrlJaxError
 from mbrl_jax.driver import memory
 from mbrl_jax.driver.checkpoint import Checkpointer
 from mbrl_jax.driver.finite import NonFiniteError
@@ -30,7 +31,7 @@ from mbrl_jax.stats import report
 CHUNK_METRICS_BUDGET = 256 * 2**20  # bytes of per-step metrics per device per chunk
 
 
-class RunError(RuntimeError):
+class RunError(MbrlJaxError, RuntimeError):
     """A run that cannot start (memory, a bad resume) or stopped on a non-finite value."""
 
 

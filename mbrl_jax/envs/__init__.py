@@ -11,6 +11,7 @@ from typing import Any
 
 import gymnax
 
+from mbrl_jax.core.errors import MbrlJaxError
 from mbrl_jax.envs import brax_envs
 from mbrl_jax.envs.brax_envs import BraxNotInstalledError
 from mbrl_jax.envs.mazes import (
@@ -24,7 +25,7 @@ from mbrl_jax.envs.mazes import (
 from mbrl_jax.envs.tabular import NotTabularError, TabularSpec, tabular_spec
 
 
-class UnknownEnvError(KeyError):
+class UnknownEnvError(MbrlJaxError, KeyError):
     """Raised by `make` for an id that is neither a gymnax id nor one of ours."""
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly instead.

@@ -19,10 +19,12 @@ import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import environment, spaces
 
+from mbrl_jax.core.errors import MbrlJaxError
+
 PREFIX = "brax/"
 
 
-class BraxNotInstalledError(ImportError):
+class BraxNotInstalledError(MbrlJaxError, ImportError):
     """Raised by `make("brax/...")` when brax is not installed."""
 
 

@@ -8,11 +8,13 @@ import jax.numpy as jnp
 import numpy as np
 from gymnax.environments import spaces
 
+from mbrl_jax.core.errors import MbrlJaxError
+
 # Largest table we agree to build (rows x actions); beyond this a table method is the wrong tool.
 MAX_TABLE_ENTRIES = 50_000_000
 
 
-class NotTabularError(ValueError):
+class NotTabularError(MbrlJaxError, ValueError):
     """The env's observations (or actions) cannot index a finite table."""
 
 
