@@ -1,11 +1,13 @@
 """Model-predictive control over learned or known models: CEM (Chua et al. 2018, PETS) and MPPI
-(Williams et al. 2017) over action sequences, particle evaluation with TS-1 / TS-inf.
+(Williams et al. 2017) over action sequences, particle evaluation with TS-1 / TS-inf, and the
+warm-started MPC step.
 
     from mbrl_jax import planning
     config = planning.CEMConfig(horizon=15)
     rollout_fn = planning.ensemble_rollout_fn(model, model_state, "fixed_member")   # TS-inf
+    state = planning.init_plan(config, low, high)
     objective = lambda seqs, k: planning.evaluate_action_sequences(rollout_fn, obs, seqs, k, 20)
-    plan = planning.cem(config, objective, init_mean, key, low, high).solution
+    action, state, info = planning.plan_action(config, objective, state, key, low, high)
 """
 
 from mbrl_jax.planning.config import CEMConfig, MPPIConfig, OptimiserConfig
@@ -26,14 +28,14 @@ from mbrl_jax.planning.optimisers import (
     mppi,
     smooth_actions,
 )
-
-
-def optimise(config, objective, init_mean, key, low, high, prev_action=None):
-    """`cem` or `mppi`, by the type of `config` (`prev_action` is used by MPPI only)."""
-    if isinstance(config, CEMConfig):
-        return cem(config, objective, init_mean, key, low, high)
-    return mppi(config, objective, init_mean, key, low, high, prev_action)
-
+from mbrl_jax.planning.planner import (
+    PlanState,
+    box_middle,
+    init_plan,
+    optimise,
+    plan_action,
+    shift_plan,
+)
 
 __all__ = [
     "TERMINATIONS",
@@ -42,14 +44,19 @@ __all__ = [
     "Objective",
     "OptimiserConfig",
     "OptimiserResult",
+    "PlanState",
     "RewardFn",
     "RolloutFn",
     "StepFn",
+    "box_middle",
     "cem",
     "ensemble_rollout_fn",
     "evaluate_action_sequences",
+    "init_plan",
     "mppi",
     "optimise",
+    "plan_action",
+    "shift_plan",
     "smooth_actions",
     "step_rollout_fn",
     "trajectory_returns",
