@@ -97,16 +97,21 @@ def test_cem_sampling_scale_and_bound_cap():
     # middle the std is a quarter of the width, (2 / 4 = 0.5 and 4 / 4 = 1.0), and the normal is
     # truncated at 2 std: its std is sqrt(1 - 4 phi(2) / (Phi(2) - Phi(-2))) = 0.8796 of that.
     # At 0.9 in [-1, 1] the variance is capped so mean + 2 std reaches the bound: std 0.05.
-    trunc = 0.8796
+    # clipped_normal: no cap, the normal clipped at the bounds (2 std away in the middle) has
+    # std sqrt(Phi(2) - Phi(-2) - 4 phi(2) + 8 (1 - Phi(2))) = 0.9594 of it; at 0.9 the std
+    # 0.5 normal clipped at 1 (0.2 std above) and -1 (3.8 below): 0.5 * 0.6508 (by quadrature).
     init = np.zeros((H, A), np.float32)
     init[1, 0] = 0.9
     config = CEMConfig(horizon=H, population_size=20_000, num_elites=20_000, num_iterations=1,
                        alpha=0.0)
-    result = cem(config, lambda s, k: jnp.zeros(s.shape[0]), init, jax.random.key(3), LOW, HIGH)
-    want = np.broadcast_to(np.array([0.5, 1.0]) * trunc, (H, A)).copy()
-    want[1, 0] = 0.05 * trunc
-    np.testing.assert_allclose(result.std, want, rtol=0.02)
-    np.testing.assert_allclose(result.solution, init, atol=0.02)
+    for clipped, factor, at_09 in [(False, 0.8796, 0.05 * 0.8796), (True, 0.9594, 0.5 * 0.6508)]:
+        result = cem(dataclasses.replace(config, clipped_normal=clipped),
+                     lambda s, k: jnp.zeros(s.shape[0]), init, jax.random.key(3), LOW, HIGH)
+        want = np.broadcast_to(np.array([0.5, 1.0]) * factor, (H, A)).copy()
+        want[1, 0] = at_09
+        np.testing.assert_allclose(result.std, want, rtol=0.02)
+        if not clipped:
+            np.testing.assert_allclose(result.solution, init, atol=0.02)
 
 
 def test_mppi_one_iteration_matches_the_gaussian_product():
