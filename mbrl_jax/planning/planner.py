@@ -33,7 +33,10 @@ class PlanState:
 
 
 def box_middle(low: Any, high: Any) -> jax.Array:
-    """`(low + high) / 2` as float32 (the neutral action the plans start from and pad with)."""
+    """`(low + high) / 2` `[A]` as float32 (the neutral action plans start from and pad with);
+    the MPC step takes one box for every step, `low`/`high` `[A]`."""
+    v.check_rank("low", low, 1, "[A] (one box for every step)")
+    v.check_rank("high", high, 1, "[A] (one box for every step)")
     return (jnp.asarray(low, jnp.float32) + jnp.asarray(high, jnp.float32)) / 2.0
 
 

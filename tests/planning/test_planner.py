@@ -11,7 +11,7 @@ import pytest
 from conftest import tree_equal
 from gymnax.environments.classic_control.pendulum import EnvState
 
-from mbrl_jax.core.errors import ConfigError
+from mbrl_jax.core.errors import ConfigError, InputError
 from mbrl_jax.mbpo import TERMINATION_FNS
 from mbrl_jax.planning import (
     CEMConfig,
@@ -94,11 +94,13 @@ def test_plan_action_jit_vmap_and_no_retrace():
     assert tree_equal(jitted(state, keys[0]), (a1, s1))  # deterministic given the key
 
 
-def test_plan_action_refuses_an_unknown_config():
+def test_plan_action_refuses_an_unknown_config_and_per_step_bounds():
     with pytest.raises(ConfigError) as err:
         plan_action(object(), _objective, init_plan(CEMConfig(horizon=4), LOW, HIGH),
                     jax.random.key(0), LOW, HIGH)
     assert err.value.field == "config"
+    with pytest.raises(InputError, match="low"):
+        init_plan(CEMConfig(horizon=4), np.tile(LOW, (4, 1)), np.tile(HIGH, (4, 1)))
 
 
 # --- Oracle: the true Pendulum-v1 dynamics as the model --------------------------------------
