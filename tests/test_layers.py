@@ -1,6 +1,6 @@
 """The package's layers, read from its imports: a lower layer never imports a higher one.
 
-    core (JAX primitives)  <  envs, stats  <  driver, models  <  the algorithms  <  cli
+    core (JAX primitives)  <  envs, stats  <  driver, models, planning  <  the algorithms  <  cli
 
 Every import statement counts, also those inside functions (a deferred import is still a
 dependency). Two algorithms may import each other's public pieces (MBPO builds on SAC)."""
@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mbrl_jax"
 LAYERS = {
     "core": 0,
     "envs": 1, "stats": 1,
-    "driver": 2, "models": 2,
+    "driver": 2, "models": 2, "planning": 2,
     "dyna": 3, "sac": 3, "mbpo": 3, "dreamer": 3, "muzero": 3,
     "cli": 4, "__main__": 4,
 }
