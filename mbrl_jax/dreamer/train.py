@@ -16,10 +16,9 @@ episode's first observation with `is_first`.
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
-from gymnax.environments import spaces
 
+from mbrl_jax import envs
 from mbrl_jax.core import sequence_buffer
 from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.dreamer.agent import ActCarry, DreamerState, make_agent
@@ -43,37 +42,29 @@ class DreamerCarry:
     key: jax.Array
 
 
-def action_spec(env, env_params):
-    """`(discrete, action_dim, low, high)`; low/high are the Box bounds (None if discrete)."""
-    space = env.action_space(env_params)
-    if isinstance(space, spaces.Discrete):
-        return True, int(space.n), None, None
-    if isinstance(space, spaces.Box):
-        dim = int(np.prod(space.shape)) if space.shape else 1
-        low = jnp.broadcast_to(jnp.asarray(space.low, jnp.float32), (dim,))
-        high = jnp.broadcast_to(jnp.asarray(space.high, jnp.float32), (dim,))
-        return False, dim, low, high
-    raise ConfigError("env", f"action space {type(space).__name__} is not supported; use a "
-                             "Discrete or Box action space")
-
-
-def check_env(env, env_params) -> tuple:
+def check_env(env, env_params) -> envs.EnvSpec:
     """What Dreamer needs of an env (the check `make_trainer` runs, and `mbrl-jax envs` lists):
-    Discrete or Box actions and vector or `[H, W, C]` observations. Returns `(action_spec(...),
-    obs_shape)`; raises `ConfigError("env", ...)` otherwise."""
-    spec = action_spec(env, env_params)
-    obs_shape = tuple(env.observation_space(env_params).shape)
-    if len(obs_shape) not in (1, 3):
+    Discrete or Box actions (a Box with finite bounds) and vector or `[H, W, C]` observations.
+    Returns the env's `EnvSpec`; raises `ConfigError("env", ...)` otherwise."""
+    spec = envs.spec(env, env_params)
+    if not spec.discrete:
+        if spec.action_kind != "box":
+            raise ConfigError("env", f"action space {spec.action_kind} is not supported; use a "
+                                     "Discrete or Box action space")
+        spec.box_bounds("Dreamer")
+    if len(spec.obs_shape) not in (1, 3):
         raise ConfigError("env", f"observations must be vectors or [H, W, C] grids, got shape "
-                                 f"{obs_shape}")
-    return spec, obs_shape
+                                 f"{spec.obs_shape}")
+    return spec
 
 
 def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
     """Build (not trace) a DreamerV3 run. Raises `ConfigError` naming a bad field."""
     config.validate()
     c = config
-    (discrete, action_dim, low, high), obs_shape = check_env(env, env_params)
+    spec = check_env(env, env_params)
+    discrete, action_dim, low, high = spec.discrete, spec.action_dim, spec.low, spec.high
+    obs_shape = spec.obs_shape
     agent = make_agent(c, obs_shape, action_dim, discrete)
     e = c.num_envs
     obs_dtype = jnp.float32
@@ -189,4 +180,4 @@ def make_train(config: DreamerConfig, env, env_params):
     return make_train_fn(make_trainer(config, env, env_params))
 
 
-__all__ = ["DreamerCarry", "action_spec", "check_env", "make_train", "make_trainer"]
+__all__ = ["DreamerCarry", "check_env", "make_train", "make_trainer"]

@@ -22,6 +22,7 @@ from mbrl_jax.envs.mazes import (
     ShortcutMaze,
     shortest_path_length,
 )
+from mbrl_jax.envs.specs import EnvSpec, spec
 from mbrl_jax.envs.tabular import NotTabularError, TabularSpec, tabular_spec
 
 
@@ -110,6 +111,7 @@ __all__ = [
     "BlockingMaze",
     "BraxNotInstalledError",
     "DynaMaze",
+    "EnvSpec",
     "GridMaze",
     "MazeLayout",
     "NotTabularError",
@@ -119,5 +121,6 @@ __all__ = [
     "make",
     "registered_envs",
     "shortest_path_length",
+    "spec",
     "tabular_spec",
 ]

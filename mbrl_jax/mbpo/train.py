@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from mbrl_jax import envs
 from mbrl_jax.core import aged_buffer, buffer
 from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.core.types import Transition
@@ -36,7 +37,7 @@ from mbrl_jax.mbpo.rollouts import (
     mixed_batch,
 )
 from mbrl_jax.models import EnsembleState, make_ensemble
-from mbrl_jax.sac import SACHParams, SACState, action_bounds, make_agent
+from mbrl_jax.sac import SACHParams, SACState, make_agent
 from mbrl_jax.sac.train import make_evaluate
 
 UPDATE_METRICS = ("critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q")
@@ -84,7 +85,7 @@ def make_trainer(config: MBPOConfig, env, env_params) -> Trainer:
         known termination function under termination="env" ("termination").
     """
     config.validate()
-    low, high = action_bounds(env, env_params)
+    low, high = envs.spec(env, env_params).box_bounds("MBPO")
     obs_dim = int(np.prod(env.observation_space(env_params).shape))
     a_dim = low.shape[0]
     model = make_ensemble(config.model_config(obs_dim, a_dim), termination_fn_for(config, env))

@@ -14,9 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import struct
-from gymnax.environments import spaces
 
-from mbrl_jax.core.errors import ConfigError
+from mbrl_jax import envs
 from mbrl_jax.core.evaluation import evaluate_policy
 from mbrl_jax.driver.loop import Trainer, make_train_fn
 from mbrl_jax.muzero import mcts
@@ -55,11 +54,7 @@ class MuZeroCarry:
 
 def check_env(env, env_params) -> int:
     """Number of actions; ConfigError("env", ...) for a non-discrete action space."""
-    space = env.action_space(env_params)
-    if not isinstance(space, spaces.Discrete):
-        raise ConfigError("env", f"MuZero needs a discrete action space; "
-                          f"{type(env).__name__} has {type(space).__name__}")
-    return int(space.n)
+    return envs.spec(env, env_params).num_discrete("MuZero")
 
 
 def make_act(config: MuZeroConfig, nets, num_actions: int):

@@ -6,7 +6,7 @@ from mbrl_jax.sac.config import SACConfig, SACHParams
 from mbrl_jax.sac.networks import SACNetworks, make_networks
 from mbrl_jax.sac.train import (
     SACCarry,
-    action_bounds,
+    check_env,
     make_agent_for_env,
     make_train,
     make_trainer,
@@ -19,7 +19,7 @@ __all__ = [
     "SACHParams",
     "SACNetworks",
     "SACState",
-    "action_bounds",
+    "check_env",
     "make_agent",
     "make_agent_for_env",
     "make_networks",

@@ -17,10 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
-from gymnax.environments import spaces
 
+from mbrl_jax import envs
 from mbrl_jax.core import buffer
-from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.core.evaluation import evaluate_policy
 from mbrl_jax.core.types import Transition
 from mbrl_jax.driver.loop import Trainer, make_train_fn
@@ -42,19 +41,10 @@ class SACCarry:
     key: jax.Array
 
 
-def action_bounds(env, env_params) -> tuple[np.ndarray, np.ndarray]:
-    """`(low [A], high [A])` of a gymnax env's Box action space; ConfigError("env") otherwise."""
-    space = env.action_space(env_params)
-    if not isinstance(space, spaces.Box):
-        raise ConfigError("env", f"SAC needs a continuous (Box) action space; {env.name} has "
-                                 f"{type(space).__name__}. Use e.g. Pendulum-v1 or "
-                                 "MountainCarContinuous-v0")
-    shape = tuple(space.shape) or (1,)
-    low = np.broadcast_to(np.asarray(space.low, np.float32), shape).reshape(-1)
-    high = np.broadcast_to(np.asarray(space.high, np.float32), shape).reshape(-1)
-    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
-        raise ConfigError("env", f"SAC needs finite action bounds; {env.name} has {low}..{high}")
-    return low, high
+def check_env(env, env_params) -> tuple[np.ndarray, np.ndarray]:
+    """What SAC needs (the check `make_trainer` runs, and `mbrl-jax envs` lists): a Box action
+    space with finite bounds. Returns `(low [A], high [A])`; ConfigError("env") otherwise."""
+    return envs.spec(env, env_params).box_bounds("SAC")
 
 
 def make_evaluate(agent, env, env_params, episodes: int):
@@ -64,7 +54,7 @@ def make_evaluate(agent, env, env_params, episodes: int):
         return None
     max_steps = int(env_params.max_steps_in_episode)
     obs_dim = int(np.prod(env.observation_space(env_params).shape))
-    action_shape = action_bounds(env, env_params)[0].shape
+    action_shape = check_env(env, env_params)[0].shape
 
     def evaluate(carry, hparams, key: jax.Array):
         del hparams
@@ -82,7 +72,7 @@ def make_evaluate(agent, env, env_params, episodes: int):
 def make_trainer(config: SACConfig, env, env_params) -> Trainer:
     """Build (but do not trace) a SAC run. Validates config and env first (ConfigError)."""
     config.validate()
-    low, high = action_bounds(env, env_params)
+    low, high = check_env(env, env_params)
     obs_dim = int(np.prod(env.observation_space(env_params).shape))
     agent = make_agent(config, obs_dim, low, high)
     n, a_dim = config.num_envs, low.shape[0]
@@ -162,5 +152,5 @@ def make_train(config: SACConfig, env, env_params):
 
 def make_agent_for_env(config: SACConfig, env, env_params) -> SACAgent:
     """`make_agent` with the observation size and action bounds read from a gymnax env."""
-    low, high = action_bounds(env, env_params)
+    low, high = check_env(env, env_params)
     return make_agent(config, int(np.prod(env.observation_space(env_params).shape)), low, high)

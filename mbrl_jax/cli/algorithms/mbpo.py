@@ -1,12 +1,12 @@
 """MBPO on the command line: flags generated from `MBPOConfig`, with its ensemble's under
 `--model.` (defaults: MBPO's recipe, `EnsembleConfig.mbpo`) and SAC's under `--sac.`."""
 
+from mbrl_jax import envs
 from mbrl_jax.cli.registry import Nested, config_spec
 from mbrl_jax.mbpo.config import MBPOConfig
 from mbrl_jax.mbpo.train import make_trainer, termination_fn_for
 from mbrl_jax.models import EnsembleConfig
 from mbrl_jax.sac import SACConfig
-from mbrl_jax.sac.train import action_bounds
 
 # Set from the env and the algorithm, not by the user.
 _MODEL_FIXED = ("obs_dim", "action_dim", "discrete_actions", "learn_termination")
@@ -18,7 +18,7 @@ _SAC_UNUSED = ("total_steps", "warmup_steps", "num_envs", "buffer_size", "update
 def _check_env(env, env_params) -> None:
     """Continuous actions with finite bounds, and (at the default `--termination env`) a known
     termination function: the checks `make_trainer` runs. Raises ConfigError otherwise."""
-    action_bounds(env, env_params)
+    envs.spec(env, env_params).box_bounds("MBPO")
     termination_fn_for(MBPOConfig(), env)
 
 

@@ -2,12 +2,7 @@
 
 from mbrl_jax.cli.registry import config_spec
 from mbrl_jax.sac.config import SACConfig
-from mbrl_jax.sac.train import action_bounds, make_trainer
-
-
-def _check_env(env, env_params) -> None:
-    """Continuous actions with finite bounds (raises ConfigError otherwise)."""
-    action_bounds(env, env_params)
+from mbrl_jax.sac.train import check_env, make_trainer
 
 
 def _label(config: SACConfig) -> str:
@@ -16,7 +11,7 @@ def _label(config: SACConfig) -> str:
 
 SPECS = (
     config_spec("sac", "soft actor-critic on continuous-action envs (--steps: per env)",
-                config=SACConfig(), make_trainer=make_trainer, check_env=_check_env,
+                config=SACConfig(), make_trainer=make_trainer, check_env=check_env,
                 default_env="Pendulum-v1", label=_label, tiny=SACConfig.tiny(),
                 test_env="Pendulum-v1"),
 )
