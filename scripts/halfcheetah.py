@@ -95,7 +95,7 @@ def run(algo: str, args) -> dict:
               f"{np.mean(last) if last else float('nan'):8.1f} (per seed "
               f"{np.round(last, 1).tolist()})", flush=True)
 
-    eval_every = max(1, args.chunk // per_iter)
+    eval_every = max(1, args.chunk // per_iter) * per_iter  # env steps, whole iterations
     result = run_chunked(trainer, jax.random.split(jax.random.key(args.seed), args.seeds),
                          chunk_steps=args.chunk, on_chunk=on_chunk, eval_every=eval_every,
                          keep_metrics=False, stop=lambda: time.perf_counter() > deadline)

@@ -20,7 +20,7 @@ from mbrl_jax import envs
 from mbrl_jax.cli.common import (
     CLIError,
     add_run_options,
-    eval_every_iterations,
+    eval_every_steps,
     prepare_out,
 )
 from mbrl_jax.cli.registry import registry
@@ -125,7 +125,7 @@ def _train(args) -> Path:
     else:
         out = prepare_out(args.out or Path("runs") / (f"{args.algorithm}-{args.env}-"
                                                        f"{time.strftime('%Y%m%d-%H%M%S')}"))
-    eval_every = eval_every_iterations(args, trainer, saved)
+    eval_every = eval_every_steps(args, trainer, saved)
     meta = {"algorithm": args.algorithm, "env": args.env, "env_kwargs": env_kwargs,
             "seeds": args.seeds, "seed": args.seed, "steps": trainer.num_env_steps,
             "eval_every": eval_every, "config": dataclasses.asdict(config)}

@@ -77,8 +77,9 @@ def add_run_options(parser: argparse.ArgumentParser, spec) -> None:
                         help="output folder (default: runs/<algorithm>-<env>-<time>)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--eval-every", type=int, default=None, metavar="STEPS",
-                        help="env steps between greedy evaluations inside the compiled program "
-                             "(default: 10 per run when the algorithm can evaluate; 0: none)")
+                        help="env steps between greedy evaluations inside the compiled program, "
+                             "rounded down to whole iterations (default: 10 per run when the "
+                             "algorithm can evaluate; 0: none)")
     parser.add_argument("--devices", default=None, metavar="all|N",
                         help="split the seeds over all (or the first N) local devices")
     parser.add_argument("--distributed", action="store_true",
@@ -99,8 +100,9 @@ def add_run_options(parser: argparse.ArgumentParser, spec) -> None:
                         help="do not stop on NaN/inf metrics or state (checked once per chunk)")
 
 
-def eval_every_iterations(args, trainer, saved: dict | None) -> int | None:
-    """Iterations between evaluations from --eval-every (env steps), or the resumed run's."""
+def eval_every_steps(args, trainer, saved: dict | None) -> int | None:
+    """Env steps between evaluations from --eval-every, rounded down to whole iterations (at
+    least one), or the resumed run's; None for no evaluation."""
     if trainer.evaluate is None:
         if args.eval_every:
             raise CLIError(f"--eval-every: {args.algorithm} has no evaluation")
@@ -110,8 +112,9 @@ def eval_every_iterations(args, trainer, saved: dict | None) -> int | None:
     steps = args.eval_every if args.eval_every is not None else trainer.num_env_steps // 10
     if steps < 0:
         raise CLIError(f"--eval-every must be >= 0, got {steps}")
-    return max(1, steps // trainer.env_steps_per_iteration) if steps else None
+    per_iter = trainer.env_steps_per_iteration
+    return max(1, steps // per_iter) * per_iter if steps else None
 
 
-__all__ = ["CLIError", "add_run_options", "env_kw", "eval_every_iterations", "positive_int",
+__all__ = ["CLIError", "add_run_options", "env_kw", "eval_every_steps", "positive_int",
            "prepare_out"]

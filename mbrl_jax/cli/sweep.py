@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mbrl_jax.cli.common import CLIError, add_run_options, eval_every_iterations
+from mbrl_jax.cli.common import CLIError, add_run_options, eval_every_steps
 from mbrl_jax.driver.sweep import (
     final_return,
     format_summary,
@@ -102,7 +102,7 @@ def run_command(args) -> Path:
         hparams, hp_points = grid_hparams(trainer.default_hparams, swept, args.seeds)
         num = len(hp_points)
         keys = jnp.tile(seed_keys, num)  # the same seeds for every grid point
-        eval_every = eval_every_iterations(point_args, trainer, None)
+        eval_every = eval_every_steps(point_args, trainer, None)
         folders = [out / point_name({**static_point, **p}) for p in hp_points]
         for folder in folders:
             folder.mkdir(parents=True, exist_ok=True)

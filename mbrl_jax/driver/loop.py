@@ -14,10 +14,12 @@ driver flattens iterations x F into env steps (a per-iteration quantity such as 
 broadcast over its F env steps by the algorithm). A leaf without that axis is refused when the
 run is traced (`MetricsShapeError`), so no algorithm can fold its statistics over the wrong axes.
 
-Evaluation. With `eval_every=K` the driver runs `trainer.evaluate` after every K iterations inside
-the compiled program, as a nested loop (K iterations, then one evaluation), never a per-step
-`cond`. Its metrics are their own stream, one row per evaluation. The evaluation keys come from a
-stream of their own (`RunState.eval_key`), so training is identical with and without evaluation.
+Evaluation. With `eval_every=N` env steps (a multiple of F, so K = N / F iterations; every
+count in the driver's API is in env steps) the driver runs `trainer.evaluate` after every K
+iterations inside the compiled program, as a nested loop (K iterations, then one evaluation),
+never a per-step `cond`. Its metrics are their own stream, one row per evaluation. The
+evaluation keys come from a stream of their own (`RunState.eval_key`), so training is identical
+with and without evaluation.
 
 The driver's state. `RunState(carry, eval_key, iteration)` is everything a run needs to continue:
 `run_chunked` hands it to `on_chunk` after every chunk (for checkpoints) and accepts it back as
@@ -33,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mbrl_jax.core import validation
-from mbrl_jax.core.errors import MbrlJaxError
+from mbrl_jax.core.errors import ConfigError, MbrlJaxError
 from mbrl_jax.driver.finite import check_finite
 from mbrl_jax.driver.sharding import SeedSharding, to_host
 
@@ -159,25 +161,31 @@ def run_iterations(trainer: Trainer, state: RunState, hparams: HParams, length: 
     return state, metrics, evaluation
 
 
-def _check_eval_every(trainer: Trainer, eval_every: int | None) -> None:
+def _eval_iterations(trainer: Trainer, eval_every: int | None) -> int | None:
+    """`eval_every` (env steps, a positive multiple of F) as iterations; ConfigError otherwise."""
     if eval_every is None:
-        return
+        return None
     if trainer.evaluate is None:
-        raise ValueError("eval_every is set but this trainer has no `evaluate`")
-    if eval_every <= 0:
-        raise ValueError(f"eval_every must be a positive number of iterations, got {eval_every}")
+        raise ConfigError("eval_every", "is set but this trainer has no `evaluate`")
+    per_iter = trainer.env_steps_per_iteration
+    if isinstance(eval_every, bool) or not isinstance(eval_every, int | np.integer) \
+            or eval_every <= 0 or eval_every % per_iter:
+        raise ConfigError("eval_every", f"must be a positive multiple of "
+                                        f"env_steps_per_iteration={per_iter} env steps, got "
+                                        f"{eval_every!r}")
+    return int(eval_every) // per_iter
 
 
 def make_train_fn(trainer: Trainer, eval_every: int | None = None) -> Callable[..., tuple]:
     """`train(key, hparams=None) -> (final_state, metrics)`; the whole run is one `lax.scan`.
 
     Pure and jit/vmap-able: `jax.jit(jax.vmap(train))(jax.random.split(key, 64))`. With
-    `eval_every=K` (iterations) it returns `(final_state, metrics, eval_metrics)`, evaluating
-    after every K iterations. Hyperparameters passed concretely are checked
-    (`hparams.validate()`, then `trainer.check_hparams`); traced ones are not (check a sweep
-    before vmapping over it: `hparams.validate()`).
+    `eval_every=N` (env steps, a multiple of `trainer.env_steps_per_iteration`) it returns
+    `(final_state, metrics, eval_metrics)`, evaluating after every N env steps. Hyperparameters
+    passed concretely are checked (`hparams.validate()`, then `trainer.check_hparams`); traced
+    ones are not (check a sweep before vmapping over it: `hparams.validate()`).
     """
-    _check_eval_every(trainer, eval_every)
+    eval_every = _eval_iterations(trainer, eval_every)
 
     def train(key: jax.Array, hparams: HParams = None):
         if hparams is None:
@@ -279,7 +287,8 @@ def run_chunked(
       chunk_steps: env steps per compiled chunk, rounded down to whole iterations (at least one,
         and to a multiple of `eval_every`); the last chunk may be shorter.
       on_chunk: host callback after each chunk with a `Chunk` (progress, logging, checkpoints).
-      eval_every: run `trainer.evaluate` after every this many iterations (None: never).
+      eval_every: run `trainer.evaluate` after every this many env steps, a multiple of
+        `trainer.env_steps_per_iteration` (None: never).
       devices: split the seed axis over these devices (see `core.sharding`); None: default device.
       start: a `RunState` of all seeds to continue from (e.g. a restored checkpoint); the run
         goes on from its iteration to `trainer.num_iterations`.
@@ -293,7 +302,7 @@ def run_chunked(
       ChunkedResult; identical state and metrics to `jax.vmap(make_train_fn(trainer))(keys, hp)`.
       `metrics` and `eval_metrics` cover the env steps run by this call (from `start`).
     """
-    _check_eval_every(trainer, eval_every)
+    eval_every = _eval_iterations(trainer, eval_every)  # iterations from here on
     per_iter = trainer.env_steps_per_iteration
     chunk_iterations = chunk_iterations_for(trainer, chunk_steps, eval_every)
     num_seeds = keys.shape[0]

@@ -44,8 +44,9 @@ class RunSettings(NamedTuple):
     """out: the run folder. meta: JSON identity saved with checkpoints (algorithm, env, config,
     seeds...). expect: what a resumed checkpoint's meta must match (default: meta).
     chunk_steps: env steps per chunk (None: total/50, at least 100, capped by memory).
-    eval_every: iterations between evaluations (None: none). checkpoint_every: env steps between
-    checkpoints (0: every chunk; the last chunk and Ctrl-C always save; None: no checkpoints).
+    eval_every: env steps between evaluations, a multiple of F (None: none).
+    checkpoint_every: env steps between checkpoints (0: every chunk; the last chunk and Ctrl-C
+    always save; None: no checkpoints).
     stop_at: end this session at the first chunk end at or past this env step (saving a
     checkpoint there, status "stopped"); `resume` continues it."""
 
@@ -147,14 +148,16 @@ def plan_memory(trainer: Trainer, num_seeds: int, settings: RunSettings):
         cap = CHUNK_METRICS_BUDGET // (probe.step_metrics_per_seed * per_device_seeds)
         chunk = max(trainer.env_steps_per_iteration, min(chunk, cap))
     chunk = min(chunk, total)
-    est = probe._replace(chunk_steps=chunk_iterations_for(trainer, chunk, settings.eval_every)
+    eval_iterations = (settings.eval_every // trainer.env_steps_per_iteration
+                       if settings.eval_every else None)
+    est = probe._replace(chunk_steps=chunk_iterations_for(trainer, chunk, eval_iterations)
                          * trainer.env_steps_per_iteration)
     capacity = memory.device_capacity(devices[0])
     need = est.device_bytes(len(devices))
     if capacity is not None and need > capacity:
         interval = ("" if not settings.eval_every else
                     f"; a chunk holds whole evaluation intervals "
-                    f"({settings.eval_every * trainer.env_steps_per_iteration} env steps), so "
+                    f"({settings.eval_every} env steps), so "
                     "also evaluate more often (--eval-every) or not at all (--eval-every 0)")
         raise RunSetupError(f"the run cannot fit: {est.describe(len(devices))}; the device has "
                             f"{memory.fmt_bytes(capacity)} free. Use fewer seeds, more devices "

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import ScaleHParams, tree_equal
 
+from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.driver.finite import NonFiniteError
 from mbrl_jax.driver.loop import Trainer, make_train_fn, run_chunked
 
@@ -46,7 +47,7 @@ def _trainer(num_iterations=9, bad_step=None, bad_in="metric"):
 def test_evaluation_every_k_iterations_matches_single_program_and_leaves_training_alone():
     trainer = _trainer()
     keys = jax.random.split(jax.random.key(0), 2)
-    state, metrics, evals = jax.vmap(make_train_fn(trainer, eval_every=K))(keys)
+    state, metrics, evals = jax.vmap(make_train_fn(trainer, eval_every=K * F))(keys)
     plain_state, plain = jax.vmap(make_train_fn(trainer))(keys)
     assert tree_equal((state, metrics), (plain_state, plain))  # evaluation keys are separate
     # evaluations after iterations 3, 6, 9: env steps 6, 12, 18
@@ -58,7 +59,7 @@ def test_evaluation_every_k_iterations_matches_single_program_and_leaves_trainin
         stream, expected = jax.random.split(stream)
         np.testing.assert_array_equal(evals["key"][1, i], jax.random.key_data(expected))
     for chunk_steps in (2, 8, 100):  # chunks round to multiples of K iterations (8 -> 3)
-        result = run_chunked(trainer, keys, chunk_steps=chunk_steps, eval_every=K)
+        result = run_chunked(trainer, keys, chunk_steps=chunk_steps, eval_every=K * F)
         assert tree_equal(result.eval_metrics, evals) and tree_equal(result.metrics, metrics)
         np.testing.assert_array_equal(result.eval_steps, [6, 12, 18])
 
@@ -66,16 +67,16 @@ def test_evaluation_every_k_iterations_matches_single_program_and_leaves_trainin
 def test_resume_from_a_run_state_equals_the_uninterrupted_run():
     trainer = _trainer(num_iterations=12)
     keys = jax.random.split(jax.random.key(1), 3)
-    whole = run_chunked(trainer, keys, chunk_steps=6, eval_every=K)
+    whole = run_chunked(trainer, keys, chunk_steps=6, eval_every=K * F)
     saved = []
 
     def keep(chunk):  # the state is donated to the next chunk: copy it now
         saved.append(jax.tree.map(jnp.copy, chunk.state))
 
-    first = run_chunked(trainer, keys, chunk_steps=6, on_chunk=keep, eval_every=K,
+    first = run_chunked(trainer, keys, chunk_steps=6, on_chunk=keep, eval_every=K * F,
                         stop=lambda: True)
     assert first.metrics["t"].shape == (3, 6)
-    rest = run_chunked(trainer, keys, chunk_steps=6, eval_every=K, start=saved[0])
+    rest = run_chunked(trainer, keys, chunk_steps=6, eval_every=K * F, start=saved[0])
     assert tree_equal(rest.state, whole.state)
     for name in whole.metrics:
         np.testing.assert_array_equal(
@@ -109,3 +110,13 @@ def test_seed_count_that_devices_do_not_divide_is_refused():
     devices = [jax.devices()[0]] * 2
     with pytest.raises(ValueError, match="3 seeds do not split evenly over 2 devices"):
         run_chunked(trainer, jax.random.split(jax.random.key(0), 3), devices=devices)
+
+
+@pytest.mark.parametrize("eval_every", [0, 3, -2, 2.0, True])
+def test_eval_every_is_a_positive_multiple_of_the_iteration_in_env_steps(eval_every):
+    trainer = _trainer()  # F = 2 env steps per iteration
+    with pytest.raises(ConfigError, match="eval_every: must be a positive multiple of "
+                                          "env_steps_per_iteration=2"):
+        make_train_fn(trainer, eval_every=eval_every)
+    with pytest.raises(ConfigError, match="eval_every"):
+        run_chunked(trainer, jax.random.split(jax.random.key(0), 2), eval_every=eval_every)
