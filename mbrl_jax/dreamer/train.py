@@ -21,6 +21,7 @@ from flax import struct
 from mbrl_jax import envs
 from mbrl_jax.core import sequence_buffer
 from mbrl_jax.core.errors import ConfigError
+from mbrl_jax.core.evaluation import evaluate_policy
 from mbrl_jax.dreamer.agent import ActCarry, DreamerState, make_agent
 from mbrl_jax.dreamer.config import DreamerConfig, DreamerHParams
 from mbrl_jax.dreamer.losses import Sequences
@@ -141,31 +142,18 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
         return carry, {**env_metrics, **losses}
 
     def evaluate(carry: DreamerCarry, hparams, key):
-        """Greedy episodes on `eval_episodes` fresh envs for `eval_max_steps` steps:
+        """Greedy episodes on `eval_episodes` fresh envs for `eval_max_steps` steps (the
+        recurrent form of `core.evaluation.evaluate_policy`):
         `{"return": [eval_episodes], "length": [eval_episodes]}`."""
         del hparams
-        n = c.eval_episodes
-        reset_key, run_key = jax.random.split(key)
-        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(reset_key, n),
-                                                                env_params)
 
-        def one(state, step_key):
-            obs, env_state, policy, first, total, length, ended = state
-            act_key, env_key = jax.random.split(step_key)
-            policy, action = jax.vmap(agent.act, in_axes=(None, 0, 0, 0, 0, None))(
-                carry.agent, policy, obs, first, jax.random.split(act_key, n), True)
-            obs, env_state, reward, term, trunc, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-                jax.random.split(env_key, n), env_state, to_env(action), env_params)
-            total = total + jnp.where(ended, 0.0, reward.astype(jnp.float32))
-            length = length + (~ended).astype(jnp.int32)
-            return (obs, env_state, policy, term | trunc, total, length,
-                    ended | term | trunc), None
+        def policy(policy_carry, obs, is_first, k):
+            policy_carry, action = agent.act(carry.agent, policy_carry, obs, is_first, k, True)
+            return policy_carry, to_env(action)
 
-        init_state = (obs, env_state, agent.initial_carry((n,)), jnp.ones((n,), bool),
-                      jnp.zeros((n,), jnp.float32), jnp.zeros((n,), jnp.int32),
-                      jnp.zeros((n,), bool))
-        final, _ = jax.lax.scan(one, init_state, jax.random.split(run_key, c.eval_max_steps))
-        return {"return": final[4], "length": final[5]}
+        result = evaluate_policy(env, env_params, policy, key, c.eval_episodes,
+                                 c.eval_max_steps, initial_carry=agent.initial_carry(()))
+        return {"return": result.return_, "length": result.length}
 
     return Trainer(init=init, step=step, result=lambda carry: carry.agent,
                    num_iterations=c.num_iterations, default_hparams=c.hparams(),
