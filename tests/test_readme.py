@@ -30,7 +30,7 @@ def test_readme_python_block_runs(code):
 
 
 def test_readme_has_python_blocks():
-    assert len(list(_blocks())) >= 2
+    assert len(list(_blocks())) >= 1
 
 
 def _cli_commands():
@@ -50,7 +50,7 @@ def test_readme_cli_commands_parse():
     from mbrl_jax.cli import build_parser
 
     commands = list(_cli_commands())
-    assert len(commands) >= 5
+    assert len(commands) >= 2
     parser = build_parser()
     for command in commands:
         try:
