@@ -10,6 +10,7 @@ replay) and there is no L2 weight decay. The search equals mctx's with a determi
 `recurrent_fn`; its per-simulation keys are split differently.
 """
 
+from mbrl_jax.muzero.agent import MuZeroAgent, MuZeroState, make_agent
 from mbrl_jax.muzero.config import MuZeroConfig, MuZeroHParams, SupportWarning
 from mbrl_jax.muzero.losses import Step, Targets, make_targets, unroll_loss
 from mbrl_jax.muzero.mcts import (
@@ -27,9 +28,10 @@ from mbrl_jax.muzero.networks import (
     scalar_to_probs,
     value_transform,
 )
-from mbrl_jax.muzero.train import MuZeroState, make_train, make_trainer
+from mbrl_jax.muzero.train import make_train, make_trainer
 
 __all__ = [
+    "MuZeroAgent",
     "MuZeroConfig",
     "MuZeroHParams",
     "MuZeroState",
@@ -43,6 +45,7 @@ __all__ = [
     "gumbel_muzero_policy",
     "inverse_value_transform",
     "logits_to_scalar",
+    "make_agent",
     "make_networks",
     "make_targets",
     "make_train",

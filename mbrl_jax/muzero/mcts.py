@@ -44,6 +44,10 @@ class RootFnOutput(NamedTuple):
     value: jax.Array
     embedding: Any
 
+    def replace(self, **fields) -> "RootFnOutput":
+        """As mctx's dataclass `replace`, so an mctx search takes these roots (drop-in)."""
+        return self._replace(**fields)
+
 
 class RecurrentFnOutput(NamedTuple):
     """reward, discount, value: [B]; prior_logits: [B, A] (of the new state)."""
@@ -52,6 +56,9 @@ class RecurrentFnOutput(NamedTuple):
     discount: jax.Array
     prior_logits: jax.Array
     value: jax.Array
+
+    def replace(self, **fields) -> "RecurrentFnOutput":
+        return self._replace(**fields)
 
 
 RecurrentFn = Callable[[Any, jax.Array, jax.Array, Any], tuple[RecurrentFnOutput, Any]]

@@ -7,46 +7,26 @@ unrolled updates, compiled as one function of a key.
     metrics["reward"]   # [5, T, num_envs] per env step, T = total_steps; also "done", "loss"
 """
 
-import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import struct
 
 from mbrl_jax import envs
+from mbrl_jax.core import sequence_buffer
 from mbrl_jax.core.evaluation import evaluate_policy
 from mbrl_jax.driver.loop import Trainer, make_train_fn
-from mbrl_jax.muzero import mcts
+from mbrl_jax.muzero.agent import MuZeroState, SearchFn, make_agent
 from mbrl_jax.muzero.config import MuZeroConfig, MuZeroHParams, check_support
-from mbrl_jax.muzero.losses import Step, make_targets, network_values, unroll_loss
-from mbrl_jax.muzero.networks import logits_to_scalar, make_networks
-
-
-@struct.dataclass
-class MuZeroState:
-    """params: {"represent", "dynamics", "predict"}; opt_state; env_steps: int32 per env."""
-
-    params: object
-    opt_state: object
-    env_steps: jax.Array
-
-
-@struct.dataclass
-class Replay:
-    """Per-env ring buffer over time: data leaves [E, C, ...] (C = replay_length); the next write
-    goes to column `position`; `size` columns are written."""
-
-    data: Step
-    position: jax.Array
-    size: jax.Array
+from mbrl_jax.muzero.losses import Step
+from mbrl_jax.muzero.networks import logits_to_scalar
 
 
 @struct.dataclass
 class MuZeroCarry:
     agent: MuZeroState
-    replay: Replay
+    replay: sequence_buffer.SequenceBufferState  # Step rows [E, replay_length, ...]
     env_state: object
     obs: jax.Array
     key: jax.Array
@@ -57,66 +37,25 @@ def check_env(env, env_params) -> int:
     return envs.spec(env, env_params).num_discrete("MuZero")
 
 
-def make_act(config: MuZeroConfig, nets, num_actions: int):
-    """`act(params, obs [B, ...], key, hparams, temperature, explore) -> (action [B],
-    policy target [B, A], root value [B])`; `explore=False` searches without root noise
-    (pUCT) or Gumbel noise and picks the most visited / winning action."""
-    support = config.support_size
-
-    def act(params, obs, key, hparams: MuZeroHParams, temperature, explore: bool):
-        hidden = nets.represent(params, obs)
-        logits, value_logits = nets.predict(params, hidden)
-        root = mcts.RootFnOutput(logits, logits_to_scalar(value_logits, support), hidden)
-
-        def recurrent_fn(params, key, action, hidden):
-            del key
-            hidden, reward_logits = nets.dynamics(params, hidden, action)
-            logits, value_logits = nets.predict(params, hidden)
-            reward = logits_to_scalar(reward_logits, support)
-            discount = jnp.full_like(reward, hparams.discount)
-            return mcts.RecurrentFnOutput(reward, discount, logits,
-                                          logits_to_scalar(value_logits, support)), hidden
-
-        if config.search == "gumbel":
-            out = mcts.gumbel_muzero_policy(
-                params, key, root, recurrent_fn, config.num_simulations,
-                max_num_considered_actions=min(config.max_num_considered_actions, num_actions),
-                gumbel_scale=1.0 if explore else 0.0)
-        else:
-            out = mcts.muzero_policy(
-                params, key, root, recurrent_fn, config.num_simulations,
-                q_normalisation=config.q_normalisation,
-                dirichlet_alpha=config.dirichlet_alpha,
-                dirichlet_fraction=config.dirichlet_fraction if explore else 0.0,
-                temperature=temperature if explore else 0.0)
-        return out.action, out.action_weights, out.search_tree.node_values[:, 0]
-
-    return act
-
-
 def _temperature(config: MuZeroConfig, env_steps):
     frac = env_steps / config.total_steps
     t = config.temperatures
     return jnp.where(frac < 0.5, t[0], jnp.where(frac < 0.75, t[1], t[2])).astype(jnp.float32)
 
 
-def sample_windows(replay: Replay, key, batch_size: int, length: int):
-    """Windows of `length` consecutive steps: leaves [B, length, ...], starting uniformly among
-    the written positions whose window is fully written. Returns (windows, valid: bool)."""
-    data = replay.data
-    num_envs, capacity = data.reward.shape
-    env_key, time_key = jax.random.split(key)
-    count = replay.size - (length - 1)
-    env = jax.random.randint(env_key, (batch_size,), 0, num_envs)
-    start = jax.random.randint(time_key, (batch_size,), 0, jnp.maximum(count, 1))
-    start = replay.position - replay.size + start
-    cols = (start[:, None] + jnp.arange(length)) % capacity           # [B, length]
-    windows = jax.tree.map(lambda x: x[env[:, None], cols], data)
-    return windows, count > 0
+def sample_windows(replay: sequence_buffer.SequenceBufferState, key, batch_size: int,
+                   length: int):
+    """Windows of `length` consecutive steps (`core.sequence_buffer.sample`): leaves
+    [B, length, ...], each inside the written history of one env. Returns (windows, valid):
+    valid is False until every env has written `length` steps (the envs write in lockstep)."""
+    windows = sequence_buffer.sample(replay, key, batch_size, length)
+    return windows, jnp.all(replay.size >= length)
 
 
-def make_trainer(config: MuZeroConfig, env, env_params) -> Trainer:
-    """Build (but do not trace) a MuZero run. Validates config and env first.
+def make_trainer(config: MuZeroConfig, env, env_params, search: SearchFn | None = None
+                 ) -> Trainer:
+    """Build (but do not trace) a MuZero run. Validates config and env first. `search`: the
+    tree search (None: ours; `mctx.muzero_policy` is a drop-in, see `muzero.agent`).
 
     Raises:
       ConfigError: an invalid config value, or an env without discrete actions ("env").
@@ -132,11 +71,8 @@ def make_trainer(config: MuZeroConfig, env, env_params) -> Trainer:
         check_support(config, np.asarray(hparams.discount, np.float64).max(), horizon)
 
     obs_shape = env.observation_space(env_params).shape
-    nets = make_networks(config.hidden_sizes, config.latent_size, config.support_size,
-                         obs_shape, num_actions, conv=config.conv)
-    act = make_act(config, nets, num_actions)
-    optimizer = optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
-                            optax.adam(config.learning_rate))
+    agent = make_agent(config, obs_shape, num_actions, search)
+    nets, act = agent.networks, agent.act
     window = config.unroll_steps + config.td_steps + 1
     e, f = config.num_envs, config.rollout_length
     env_reset = jax.vmap(env.reset, in_axes=(0, None))
@@ -145,18 +81,14 @@ def make_trainer(config: MuZeroConfig, env, env_params) -> Trainer:
     def init(key, hparams):
         del hparams
         key, net_key, reset_key = jax.random.split(key, 3)
-        params = nets.init(net_key)
         obs, env_state = env_reset(jax.random.split(reset_key, e), env_params)
         example = Step(obs=obs[0].astype(jnp.float32), action=jnp.int32(0),
                        reward=jnp.float32(0), terminated=jnp.bool_(False),
                        truncated=jnp.bool_(False), search_value=jnp.float32(0),
                        policy=jnp.zeros((num_actions,), jnp.float32),
                        final_value=jnp.float32(0))
-        data = jax.tree.map(
-            lambda x: jnp.zeros((e, config.replay_length, *x.shape), x.dtype), example)
-        replay = Replay(data, jnp.int32(0), jnp.int32(0))
-        agent = MuZeroState(params, optimizer.init(params), jnp.int32(0))
-        return MuZeroCarry(agent, replay, env_state, obs.astype(jnp.float32), key)
+        replay = sequence_buffer.init(example, e, config.replay_length)
+        return MuZeroCarry(agent.init(net_key), replay, env_state, obs.astype(jnp.float32), key)
 
     def self_play_step(carry: MuZeroCarry, hparams):
         key, act_key, env_key = jax.random.split(carry.key, 3)
@@ -171,50 +103,28 @@ def make_trainer(config: MuZeroConfig, env, env_params) -> Trainer:
                       truncated & ~terminated, value, policy,
                       logits_to_scalar(final_logits, config.support_size))
         agent = carry.agent.replace(env_steps=carry.agent.env_steps + 1)
-        carry = carry.replace(agent=agent, env_state=env_state, obs=obs.astype(jnp.float32),
-                              key=key)
+        carry = carry.replace(agent=agent, replay=sequence_buffer.add(carry.replay, record),
+                              env_state=env_state, obs=obs.astype(jnp.float32), key=key)
         metrics = {"reward": reward.astype(jnp.float32), "done": terminated | truncated}
-        return carry, (record, metrics)
+        return carry, metrics
 
-    def loss_fn(params, windows: Step, hparams):
-        if config.value_bootstrap == "network":
-            windows = windows._replace(search_value=network_values(
-                params, nets, windows.obs, config.unroll_steps, config.td_steps,
-                config.support_size))
-        targets = jax.vmap(functools.partial(
-            make_targets, discount=hparams.discount, unroll_steps=config.unroll_steps,
-            td_steps=config.td_steps))(windows)
-        return unroll_loss(params, nets, windows.obs[:, 0], targets, config.support_size,
-                           hparams.value_loss_weight)
-
-    def update(agent: MuZeroState, replay: Replay, key, hparams):
+    def update(state: MuZeroState, replay, key, hparams):
         windows, valid = sample_windows(replay, key, config.batch_size, window)
-        (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            agent.params, windows, hparams)
-        grads = jax.tree.map(lambda g: jnp.where(valid, g, 0.0), grads)
-        updates, opt_state = optimizer.update(grads, agent.opt_state, agent.params)
-        agent = agent.replace(params=optax.apply_updates(agent.params, updates),
-                              opt_state=opt_state)
-        return agent, {"loss": loss, **parts}
+        return agent.update(state, windows, key, hparams, valid)
 
     def step(carry: MuZeroCarry, hparams):
-        carry, (records, metrics) = jax.lax.scan(
+        carry, metrics = jax.lax.scan(
             lambda c, _: self_play_step(c, hparams), carry, None, length=f)
         replay = carry.replay
-        cols = (replay.position + jnp.arange(f)) % config.replay_length
-        data = jax.tree.map(lambda buf, x: buf.at[:, cols].set(jnp.swapaxes(x, 0, 1)),
-                            replay.data, records)
-        replay = Replay(data, (replay.position + f) % config.replay_length,
-                        jnp.minimum(replay.size + f, config.replay_length))
         key, update_key = jax.random.split(carry.key)
 
-        def one_update(agent, k):
-            return update(agent, replay, k, hparams)
+        def one_update(state, k):
+            return update(state, replay, k, hparams)
 
-        agent, losses = jax.lax.scan(
+        state, losses = jax.lax.scan(
             one_update, carry.agent, jax.random.split(update_key, config.updates_per_iteration))
         losses = jax.tree.map(lambda x: jnp.broadcast_to(jnp.mean(x), (f,)), losses)
-        carry = carry.replace(agent=agent, replay=replay, key=key)
+        carry = carry.replace(agent=state, replay=replay, key=key)
         return carry, {**metrics, **losses}
 
     def evaluate(carry: MuZeroCarry, hparams, key):

@@ -202,3 +202,30 @@ def test_bandit_best_arm(policy):
         assert np.all(np.argmax(out.action_weights, axis=-1) == 2)
         assert np.all(np.asarray(out.action) == 2)
     np.testing.assert_allclose(out.search_tree.summary().qvalues[:, 2], 0.9, rtol=1e-6)
+
+
+@pytest.mark.parametrize("search, ours", [
+    ("muzero", mcts.muzero_policy),
+    pytest.param("gumbel", mcts.gumbel_muzero_policy, marks=pytest.mark.slow),  # compile-bound
+])
+def test_the_agent_takes_mctx_as_a_drop_in_search(search, ours):
+    """`make_agent(..., search=mctx...)`: the agent's act with mctx's search equals it with ours
+    (no noise: explore=False), on the agent's own networks and a random batch of Catch boards."""
+    from mbrl_jax.muzero import MuZeroConfig, make_agent
+
+    config = MuZeroConfig.tiny(search=search, num_simulations=4)
+    theirs = {"muzero": mctx.muzero_policy, "gumbel": mctx.gumbel_muzero_policy}[search]
+    mine = make_agent(config, (10, 5), 3, search=ours)
+    other = make_agent(config, (10, 5), 3, search=theirs)
+    params = mine.init(jax.random.key(0)).params
+    params = jax.tree.map(lambda x: x + 0.3 * jax.random.normal(jax.random.key(1), x.shape),
+                          params)  # non-trivial priors and values
+    obs = jax.random.bernoulli(jax.random.key(2), 0.2, (4, 10, 5)).astype(jnp.float32)
+    hp = config.hparams()
+    args = (params, obs, jax.random.key(3), hp, jnp.float32(0.0), False)
+    a1, w1, v1 = jax.jit(mine.act, static_argnums=5)(*args)
+    a2, w2, v2 = jax.jit(other.act, static_argnums=5)(*args)
+    np.testing.assert_allclose(w1, w2, atol=1e-5)
+    np.testing.assert_allclose(v1, v2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(a1, a2)
+    assert len({tuple(np.round(w, 3)) for w in np.asarray(w1)}) > 1  # the boards differ

@@ -4,8 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mbrl_jax.core.sequence_buffer import SequenceBufferState
 from mbrl_jax.muzero import losses, networks
-from mbrl_jax.muzero.train import Replay, sample_windows
+from mbrl_jax.muzero.train import sample_windows
 
 
 def test_value_transform_and_inverse():
@@ -88,7 +89,8 @@ def test_replay_windows_are_consecutive_steps_of_one_env():
     for t in times:
         data[:, t % c] = 100 * np.arange(e) + t
     step = losses.Step(*(jnp.asarray(data) for _ in range(8)))
-    replay = Replay(step, position=jnp.int32(11 % c), size=jnp.int32(c))
+    replay = SequenceBufferState(step, position=jnp.full((e,), 11 % c, jnp.int32),
+                                 size=jnp.full((e,), c, jnp.int32))
     windows, valid = sample_windows(replay, jax.random.key(0), 256, 4)
     w = np.asarray(windows.reward)
     assert bool(valid)
@@ -104,7 +106,8 @@ def test_replay_windows_before_the_ring_is_full():
     data = np.zeros((2, 8))
     data[:, :5] = 100 * np.arange(2)[:, None] + np.arange(1, 6)  # time t stored as t + 1
     step = losses.Step(*(jnp.asarray(data) for _ in range(8)))
-    replay = Replay(step, position=jnp.int32(5), size=jnp.int32(5))
+    replay = SequenceBufferState(step, position=jnp.full((2,), 5, jnp.int32),
+                                 size=jnp.full((2,), 5, jnp.int32))
     windows, valid = sample_windows(replay, jax.random.key(1), 128, 3)
     w = np.asarray(windows.reward) % 100
     assert bool(valid)
@@ -189,3 +192,12 @@ def test_network_values_bootstrap_from_positions_n_to_n_plus_k_without_gradient(
     np.testing.assert_array_equal(got[:, [0, 1, 2, 5]], 0.0)
     assert np.all(np.abs(want) > 1e-3)
     assert all(np.abs(g).max() == 0.0 for g in jax.tree.leaves(grads))
+
+
+def test_replay_windows_are_invalid_until_every_env_has_written_them():
+    data = np.zeros((2, 8))
+    step = losses.Step(*(jnp.asarray(data) for _ in range(8)))
+    for written, valid in ((2, False), (3, True)):
+        replay = SequenceBufferState(step, position=jnp.full((2,), written, jnp.int32),
+                                     size=jnp.full((2,), written, jnp.int32))
+        assert bool(sample_windows(replay, jax.random.key(0), 4, 3)[1]) == valid

@@ -14,6 +14,7 @@ import pytest
 from mbrl_jax import envs
 from mbrl_jax.core import ConfigError
 from mbrl_jax.muzero import MuZeroConfig, SupportWarning, losses, make_trainer
+from mbrl_jax.muzero import agent as mz_agent
 from mbrl_jax.muzero import train as mz_train
 
 CATCH = envs.make("Catch-bsuite")
@@ -150,14 +151,15 @@ def test_the_replay_records_what_was_acted_on_at_the_same_index():
     carry0 = _random_heads(jax.jit(trainer.init)(jax.random.key(3), hparams))
     carry1, _ = jax.jit(trainer.step)(carry0, hparams)
     f = RECORD.rollout_length
-    assert int(carry1.replay.size) == f and int(carry1.replay.position) == f
+    assert (np.asarray(carry1.replay.size) == f).all()
+    assert (np.asarray(carry1.replay.position) == f).all()
     data = jax.tree.map(lambda x: np.asarray(x)[:, :f], carry1.replay.data)  # written columns
     assert len({tuple(p) for p in data.policy.reshape(-1, 3)}) > 3  # the searches differ
 
-    nets = mz_train.make_networks(RECORD.hidden_sizes, RECORD.latent_size, RECORD.support_size,
+    nets = mz_agent.make_networks(RECORD.hidden_sizes, RECORD.latent_size, RECORD.support_size,
                                   env.observation_space(env_params).shape,
                                   int(env.action_space(env_params).n))
-    act = jax.jit(mz_train.make_act(RECORD, nets, 3), static_argnums=5)
+    act = jax.jit(mz_agent.make_act(RECORD, nets, 3), static_argnums=5)
     params = carry0.agent.params  # the updates come after the rollout: all F searches used it
     _, policy, value = act(params, jnp.asarray(data.obs.reshape(-1, *data.obs.shape[2:])),
                            jax.random.key(9), hparams, jnp.float32(0.0), False)
@@ -170,7 +172,7 @@ def test_the_replay_records_what_was_acted_on_at_the_same_index():
     np.testing.assert_array_equal(visits, data.policy.max(-1))
 
     step = jax.jit(env.step)
-    value_of = jax.jit(lambda o: mz_train.logits_to_scalar(
+    value_of = jax.jit(lambda o: mz_agent.logits_to_scalar(
         nets.predict(params, nets.represent(params, o[None]))[1], RECORD.support_size)[0])
     checked, truncations = 0, 0
     for e in range(RECORD.num_envs):
@@ -198,9 +200,9 @@ def test_the_replay_records_what_was_acted_on_at_the_same_index():
 def test_explore_false_is_deterministic_and_noise_changes_the_search():
     env, env_params = CATCH
     config = dataclasses.replace(RECORD, dirichlet_fraction=0.5, temperatures=(1.0, 1.0, 1.0))
-    nets = mz_train.make_networks(config.hidden_sizes, config.latent_size, config.support_size,
+    nets = mz_agent.make_networks(config.hidden_sizes, config.latent_size, config.support_size,
                                   env.observation_space(env_params).shape, 3)
-    act = jax.jit(mz_train.make_act(config, nets, 3), static_argnums=5)
+    act = jax.jit(mz_agent.make_act(config, nets, 3), static_argnums=5)
     params = nets.init(jax.random.key(0))
     obs = jnp.stack([env.reset(k, env_params)[0] for k in jax.random.split(jax.random.key(1), 16)])
     hp = config.hparams()
@@ -223,20 +225,20 @@ def test_one_simulation_backs_up_reward_plus_discounted_value():
     networks' reward and value and the hparams' discount (hand-worked, as in mctx)."""
     env, env_params = CATCH
     config = dataclasses.replace(RECORD, num_simulations=1)
-    nets = mz_train.make_networks(config.hidden_sizes, config.latent_size, config.support_size,
+    nets = mz_agent.make_networks(config.hidden_sizes, config.latent_size, config.support_size,
                                   env.observation_space(env_params).shape, 3)
     params = _random_params(nets.init(jax.random.key(0)), 0.5)
-    act = jax.jit(mz_train.make_act(config, nets, 3), static_argnums=5)
+    act = jax.jit(mz_agent.make_act(config, nets, 3), static_argnums=5)
     obs = jnp.stack([env.reset(k, env_params)[0] for k in jax.random.split(jax.random.key(1), 4)])
     support = config.support_size
 
     @jax.jit
     def oracle(action, discount):
         hidden = nets.represent(params, obs)
-        v0 = mz_train.logits_to_scalar(nets.predict(params, hidden)[1], support)
+        v0 = mz_agent.logits_to_scalar(nets.predict(params, hidden)[1], support)
         nxt, reward_logits = nets.dynamics(params, hidden, action)
-        v1 = mz_train.logits_to_scalar(nets.predict(params, nxt)[1], support)
-        return (v0 + mz_train.logits_to_scalar(reward_logits, support) + discount * v1) / 2
+        v1 = mz_agent.logits_to_scalar(nets.predict(params, nxt)[1], support)
+        return (v0 + mz_agent.logits_to_scalar(reward_logits, support) + discount * v1) / 2
 
     for discount in (0.5, 0.9):
         hp = config.hparams().replace(discount=jnp.float32(discount))
@@ -256,10 +258,10 @@ def test_temperature_schedule_by_training_progress():
 def test_self_play_samples_at_the_scheduled_temperature(monkeypatch):
     """The temperature that self-play hands the search is the schedule's at the env step."""
     seen = []
-    real = mz_train.make_act
+    real = mz_agent.make_act
 
-    def spy_make_act(config, nets, num_actions):
-        act = real(config, nets, num_actions)
+    def spy_make_act(config, nets, num_actions, search=None):
+        act = real(config, nets, num_actions, search)
 
         def wrapped(params, obs, key, hparams, temperature, explore):
             jax.debug.callback(lambda t, x: seen.append((float(t), bool(x))), temperature,
@@ -267,7 +269,7 @@ def test_self_play_samples_at_the_scheduled_temperature(monkeypatch):
             return act(params, obs, key, hparams, temperature, explore)
         return wrapped
 
-    monkeypatch.setattr(mz_train, "make_act", spy_make_act)
+    monkeypatch.setattr(mz_agent, "make_act", spy_make_act)
     config = dataclasses.replace(RECORD, total_steps=8, rollout_length=8,
                                  temperatures=(0.7, 0.3, 0.1))
     trainer = make_trainer(config, *CATCH)
@@ -294,8 +296,8 @@ def test_the_trainer_weights_the_value_loss_by_the_hparam():
 @pytest.mark.parametrize("bootstrap,calls", [("network", 1), ("search", 0)])
 def test_the_trainer_bootstraps_from_the_networks_when_asked(monkeypatch, bootstrap, calls):
     traced = []
-    real = mz_train.network_values
-    monkeypatch.setattr(mz_train, "network_values",
+    real = mz_agent.network_values
+    monkeypatch.setattr(mz_agent, "network_values",
                         lambda *a, **k: traced.append(1) or real(*a, **k))
     trainer = make_trainer(dataclasses.replace(RECORD, value_bootstrap=bootstrap), *CATCH)
     carry = jax.eval_shape(trainer.init, jax.random.key(0), trainer.default_hparams)
