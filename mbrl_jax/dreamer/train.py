@@ -84,8 +84,7 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
     def init(key, hparams):
         del hparams
         key, agent_key, reset_key = jax.random.split(key, 3)
-        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(reset_key, e),
-                                                                env_params)
+        obs, env_state = envs.collect.reset(env, env_params, reset_key, e)
         zeros_a = jnp.zeros((e, action_dim), jnp.float32)
         first = row(obs, zeros_a, jnp.zeros((e,)), jnp.ones((e,), bool), jnp.zeros((e,), bool))
         example = jax.tree.map(lambda x: x[0], first)
@@ -108,19 +107,16 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
         prefill = carry.steps < c.prefill_steps
         action = jnp.where(prefill, random, action)
         policy = ActCarry(policy.rssm, jnp.where(prefill, model_random, policy.prev_action))
-        obs, env_state, reward, terminated, truncated, info = jax.vmap(
-            env.step, in_axes=(0, 0, 0, None))(jax.random.split(env_key, e), carry.env_state,
-                                               to_env(action), env_params)
-        done = terminated | truncated
+        out = envs.collect.step(env, env_params, env_key, carry.env_state, to_env(action))
         zeros_a = jnp.zeros((e, action_dim), jnp.float32)
-        arrive = row(info["final_observation"], policy.prev_action, reward,
-                     jnp.zeros((e,), bool), terminated)
-        restart = row(obs, zeros_a, jnp.zeros((e,)), jnp.ones((e,), bool), jnp.zeros((e,), bool))
-        replay = sequence_buffer.add(carry.replay, arrive, restart, done)
-        metrics = {"reward": reward.astype(jnp.float32), "done": done, "terminated": terminated}
-        carry = carry.replace(replay=replay, env_state=env_state, obs=obs, policy=policy,
-                              is_first=done, steps=carry.steps + 1, key=key)
-        return carry, metrics
+        arrive = row(out.final_obs, policy.prev_action, out.reward, jnp.zeros((e,), bool),
+                     out.terminated)
+        restart = row(out.obs, zeros_a, jnp.zeros((e,)), jnp.ones((e,), bool),
+                      jnp.zeros((e,), bool))
+        replay = sequence_buffer.add(carry.replay, arrive, restart, out.done)
+        carry = carry.replace(replay=replay, env_state=out.env_state, obs=out.obs,
+                              policy=policy, is_first=out.done, steps=carry.steps + 1, key=key)
+        return carry, out.metrics()
 
     def update_step(carry: DreamerCarry, hparams):
         key, sample_key, update_key = jax.random.split(carry.key, 3)

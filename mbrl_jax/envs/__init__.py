@@ -12,7 +12,7 @@ from typing import Any
 import gymnax
 
 from mbrl_jax.core.errors import MbrlJaxError
-from mbrl_jax.envs import brax_envs
+from mbrl_jax.envs import brax_envs, collect
 from mbrl_jax.envs.brax_envs import BraxNotInstalledError
 from mbrl_jax.envs.mazes import (
     BlockingMaze,
@@ -117,6 +117,7 @@ __all__ = [
     "NotTabularError",
     "ShortcutMaze",
     "TabularSpec",
+    "collect",
     "UnknownEnvError",
     "make",
     "registered_envs",

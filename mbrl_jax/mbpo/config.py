@@ -32,8 +32,10 @@ class MBPOConfig:
       env_steps_per_iteration: F, env steps between model refits (paper: 250).
       warmup_steps: env steps of uniformly random actions at the start (no SAC updates while
         warm; the model is first fitted at the end of the first iteration).
-      env_buffer_size: capacity of the real-transition buffer (paper: 10^6; at most total_steps
-        rows are ever used, so the smaller of the two is allocated).
+      num_envs: parallel envs per seed; each env step adds `num_envs` real transitions (the G
+        SAC updates, the refit period F and the warm-up count env steps of the batch of envs).
+      env_buffer_size: capacity of the real-transition buffer (paper: 10^6; at most
+        total_steps * num_envs rows are ever used, so the smaller of the two is allocated).
       rollout_starts: M, real start states per refit, rolled out all at once (paper: 10^5 per
         250 steps, i.e. 400 per env step).
       rollout_schedule: (a, b, h_a, h_b) the paper's linear horizon schedule, in env steps
@@ -61,6 +63,7 @@ class MBPOConfig:
     total_steps: int = 5_000
     env_steps_per_iteration: int = 250
     warmup_steps: int = 250
+    num_envs: int = 1
     env_buffer_size: int = 1_000_000
     rollout_starts: int = 10_000
     rollout_schedule: tuple[int, int, int, int] = (0, 1, 1, 1)
@@ -94,7 +97,7 @@ class MBPOConfig:
 
     @property
     def env_capacity(self) -> int:
-        return min(self.env_buffer_size, self.total_steps)
+        return min(self.env_buffer_size, self.total_steps * self.num_envs)
 
     def model_config(self, obs_dim: int, action_dim: int) -> EnsembleConfig:
         """The ensemble for an env with these sizes (continuous actions)."""
@@ -105,7 +108,7 @@ class MBPOConfig:
 
     def validate(self) -> "MBPOConfig":
         """Raise ConfigError (naming the field and what to change) on any invalid value."""
-        for name in ("total_steps", "env_steps_per_iteration", "env_buffer_size",
+        for name in ("total_steps", "env_steps_per_iteration", "env_buffer_size", "num_envs",
                      "rollout_starts", "model_retain_periods", "updates_per_step"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("warmup_steps", self.warmup_steps, minimum=0)

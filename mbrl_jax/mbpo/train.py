@@ -60,7 +60,7 @@ class MBPOCarry:
     env_buffer: buffer.BufferState
     model_buffer: aged_buffer.AgedBufferState
     env_state: Any
-    obs: jax.Array        # [O] float32
+    obs: jax.Array        # [N, O] float32
     env_steps: jax.Array  # int32
     key: jax.Array
 
@@ -85,8 +85,10 @@ def make_trainer(config: MBPOConfig, env, env_params) -> Trainer:
         known termination function under termination="env" ("termination").
     """
     config.validate()
-    low, high = envs.spec(env, env_params).box_bounds("MBPO")
-    obs_dim = int(np.prod(env.observation_space(env_params).shape))
+    spec = envs.spec(env, env_params)
+    low, high = spec.box_bounds("MBPO")
+    obs_dim = int(np.prod(spec.obs_shape))
+    n = config.num_envs
     a_dim = low.shape[0]
     model = make_ensemble(config.model_config(obs_dim, a_dim), termination_fn_for(config, env))
     agent = make_agent(config.sac, obs_dim, low, high)
@@ -96,7 +98,7 @@ def make_trainer(config: MBPOConfig, env, env_params) -> Trainer:
     def init(key, hparams: SACHParams) -> MBPOCarry:
         del hparams
         key, agent_key, model_key, reset_key = jax.random.split(key, 4)
-        obs, env_state = env.reset(reset_key, env_params)
+        obs, env_state = envs.collect.reset(env, env_params, reset_key, n)
         zeros_o = jnp.zeros((obs_dim,), jnp.float32)
         example = Transition(obs=zeros_o, action=jnp.zeros((a_dim,), jnp.float32),
                              reward=jnp.float32(0), next_obs=zeros_o, done=jnp.bool_(False))
@@ -104,7 +106,7 @@ def make_trainer(config: MBPOConfig, env, env_params) -> Trainer:
             agent=agent.init(agent_key), model=model.init(model_key),
             env_buffer=buffer.init(example, config.env_capacity),
             model_buffer=aged_buffer.init(example, config.model_retain_periods, m * h),
-            env_state=env_state, obs=obs.reshape(obs_dim).astype(jnp.float32),
+            env_state=env_state, obs=obs.reshape(n, obs_dim),
             env_steps=jnp.zeros((), jnp.int32), key=key)
 
     def learn(agent_state, env_buf, model_buf, key, hparams):
@@ -124,25 +126,19 @@ def make_trainer(config: MBPOConfig, env, env_params) -> Trainer:
     def env_step(carry: MBPOCarry, hparams: SACHParams):
         key, act_key, random_key, env_key, learn_key = jax.random.split(carry.key, 5)
         warm = carry.env_steps < config.warmup_steps
-        policy_action = agent.act(carry.agent, carry.obs, act_key)  # [A]
-        random_action = jax.random.uniform(random_key, (a_dim,), jnp.float32, low, high)
+        policy_action = agent.act(carry.agent, carry.obs, act_key)  # [N, A]
+        random_action = envs.collect.random_actions(spec, random_key, n)
         action = jnp.where(warm, random_action, policy_action)
-        obs, env_state, r_t, terminated, truncated, info = env.step(
-            env_key, carry.env_state, action.reshape(low.shape), env_params)
-        next_obs = info["final_observation"].reshape(obs_dim).astype(jnp.float32)
-        r_t = jnp.asarray(r_t, jnp.float32).reshape(())
-        terminated = jnp.asarray(terminated).reshape(())
-        env_buf = buffer.add(carry.env_buffer, Transition(carry.obs, action, r_t, next_obs,
-                                                          terminated))
+        out = envs.collect.step(env, env_params, env_key, carry.env_state, action)
+        env_buf = buffer.add(carry.env_buffer, Transition(
+            carry.obs, action, out.reward, out.final_obs.reshape(n, obs_dim), out.terminated))
         # Under vmap this cond is a select (both branches run); it only differs during warm-up.
         agent_state, update_metrics = jax.lax.cond(warm, skip, learn, carry.agent, env_buf,
                                                    carry.model_buffer, learn_key, hparams)
-        metrics = {"reward": r_t, "done": terminated | jnp.asarray(truncated).reshape(()),
-                   "terminated": terminated, **update_metrics}
-        carry = carry.replace(agent=agent_state, env_buffer=env_buf, env_state=env_state,
-                              obs=obs.reshape(obs_dim).astype(jnp.float32),
-                              env_steps=carry.env_steps + 1, key=key)
-        return carry, metrics
+        carry = carry.replace(agent=agent_state, env_buffer=env_buf, env_state=out.env_state,
+                              obs=out.obs.reshape(n, obs_dim), env_steps=carry.env_steps + 1,
+                              key=key)
+        return carry, {**out.metrics(), **update_metrics}
 
     def refit_and_imagine(carry: MBPOCarry):
         key, fit_key, start_key, roll_key = jax.random.split(carry.key, 4)
@@ -185,11 +181,12 @@ def make_trainer(config: MBPOConfig, env, env_params) -> Trainer:
 def make_train(config: MBPOConfig, env, env_params):
     """`train(key, hparams=None) -> (MBPOState, metrics)`: the whole run as one `lax.scan`.
 
-    metrics, each [T] per env step (T = config.total_steps): "reward", "done" (termination or
-    time limit), "terminated"; SAC's means over its G updates ("critic_loss", "actor_loss",
-    "alpha_loss", "alpha", "entropy", "q"; 0 during warm-up); and per iteration, repeated over
-    its F steps: "model_holdout_mse" (elites' mean, normalised units), "model_epochs",
-    "rollout_kept" (fraction of M x H stored), "rollout_horizon", "rollout_cut_disagreement",
-    "model_buffer_size". Pass `SACHParams` to override learning rates, gamma, tau.
+    metrics per env step (T = config.total_steps, N = config.num_envs): "reward", "done"
+    (termination or time limit), "terminated" [T, N]; SAC's means over its G updates
+    ("critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q"; 0 during warm-up), [T];
+    and per iteration, repeated over its F steps, [T]: "model_holdout_mse" (elites' mean,
+    normalised units), "model_epochs", "rollout_kept" (fraction of M x H stored),
+    "rollout_horizon", "rollout_cut_disagreement", "model_buffer_size". Pass `SACHParams` to
+    override learning rates, gamma, tau.
     """
     return make_train_fn(make_trainer(config, env, env_params))

@@ -75,13 +75,11 @@ def make_trainer(config: MuZeroConfig, env, env_params, search: SearchFn | None 
     nets, act = agent.networks, agent.act
     window = config.unroll_steps + config.td_steps + 1
     e, f = config.num_envs, config.rollout_length
-    env_reset = jax.vmap(env.reset, in_axes=(0, None))
-    env_step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def init(key, hparams):
         del hparams
         key, net_key, reset_key = jax.random.split(key, 3)
-        obs, env_state = env_reset(jax.random.split(reset_key, e), env_params)
+        obs, env_state = envs.collect.reset(env, env_params, reset_key, e)
         example = Step(obs=obs[0].astype(jnp.float32), action=jnp.int32(0),
                        reward=jnp.float32(0), terminated=jnp.bool_(False),
                        truncated=jnp.bool_(False), search_value=jnp.float32(0),
@@ -95,18 +93,15 @@ def make_trainer(config: MuZeroConfig, env, env_params, search: SearchFn | None 
         params = carry.agent.params
         temperature = _temperature(config, carry.agent.env_steps)
         action, policy, value = act(params, carry.obs, act_key, hparams, temperature, True)
-        obs, env_state, reward, terminated, truncated, info = env_step(
-            jax.random.split(env_key, e), carry.env_state, action, env_params)
-        final_obs = info["final_observation"].astype(jnp.float32)
+        out = envs.collect.step(env, env_params, env_key, carry.env_state, action)
+        final_obs = out.final_obs
         _, final_logits = nets.predict(params, nets.represent(params, final_obs))
-        record = Step(carry.obs, action, reward.astype(jnp.float32), terminated,
-                      truncated & ~terminated, value, policy,
-                      logits_to_scalar(final_logits, config.support_size))
+        record = Step(carry.obs, action, out.reward, out.terminated, out.truncated, value,
+                      policy, logits_to_scalar(final_logits, config.support_size))
         agent = carry.agent.replace(env_steps=carry.agent.env_steps + 1)
         carry = carry.replace(agent=agent, replay=sequence_buffer.add(carry.replay, record),
-                              env_state=env_state, obs=obs.astype(jnp.float32), key=key)
-        metrics = {"reward": reward.astype(jnp.float32), "done": terminated | truncated}
-        return carry, metrics
+                              env_state=out.env_state, obs=out.obs, key=key)
+        return carry, {"reward": out.reward, "done": out.done}
 
     def update(state: MuZeroState, replay, key, hparams):
         windows, valid = sample_windows(replay, key, config.batch_size, window)

@@ -73,16 +73,15 @@ def make_trainer(config: SACConfig, env, env_params) -> Trainer:
     """Build (but do not trace) a SAC run. Validates config and env first (ConfigError)."""
     config.validate()
     low, high = check_env(env, env_params)
-    obs_dim = int(np.prod(env.observation_space(env_params).shape))
+    spec = envs.spec(env, env_params)
+    obs_dim = int(np.prod(spec.obs_shape))
     agent = make_agent(config, obs_dim, low, high)
     n, a_dim = config.num_envs, low.shape[0]
-    reset = jax.vmap(env.reset, in_axes=(0, None))
-    env_step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def init(key, hparams: SACHParams) -> SACCarry:
         del hparams
         key, agent_key, reset_key = jax.random.split(key, 3)
-        obs, env_state = reset(jax.random.split(reset_key, n), env_params)
+        obs, env_state = envs.collect.reset(env, env_params, reset_key, n)
         zeros_o = jnp.zeros((obs_dim,), jnp.float32)
         example = Transition(obs=zeros_o, action=jnp.zeros((a_dim,), jnp.float32),
                              reward=jnp.float32(0), next_obs=zeros_o, done=jnp.bool_(False))
@@ -109,24 +108,18 @@ def make_trainer(config: SACConfig, env, env_params) -> Trainer:
         key, act_key, random_key, env_key, learn_key = jax.random.split(carry.key, 5)
         warm = carry.env_steps < config.warmup_steps
         policy_action = agent.act(carry.agent, carry.obs, act_key)                 # [N, A]
-        random_action = jax.random.uniform(random_key, (n, a_dim), jnp.float32, low, high)
+        random_action = envs.collect.random_actions(spec, random_key, n)
         action = jnp.where(warm, random_action, policy_action)
-        obs, env_state, r_t, terminated, truncated, info = env_step(
-            jax.random.split(env_key, n), carry.env_state, action, env_params)
-        next_obs = info["final_observation"].reshape(n, obs_dim).astype(jnp.float32)
-        r_t = r_t.astype(jnp.float32).reshape(n)
-        terminated, truncated = terminated.reshape(n), truncated.reshape(n)
-        buf = buffer.add(carry.buffer, Transition(obs=carry.obs, action=action, reward=r_t,
-                                                  next_obs=next_obs, done=terminated))
+        out = envs.collect.step(env, env_params, env_key, carry.env_state, action)
+        buf = buffer.add(carry.buffer, Transition(
+            obs=carry.obs, action=action, reward=out.reward,
+            next_obs=out.final_obs.reshape(n, obs_dim), done=out.terminated))
         # Under vmap this cond is a select (both branches run); it only differs during warm-up.
         agent_state, update_metrics = jax.lax.cond(warm, skip, learn, carry.agent, buf,
                                                    learn_key, hparams)
-        metrics = {"reward": r_t, "done": terminated | truncated, "terminated": terminated,
-                   **update_metrics}
-        carry = SACCarry(agent=agent_state, buffer=buf, env_state=env_state,
-                         obs=obs.reshape(n, obs_dim).astype(jnp.float32),
-                         env_steps=carry.env_steps + 1, key=key)
-        return carry, metrics
+        carry = SACCarry(agent=agent_state, buffer=buf, env_state=out.env_state,
+                         obs=out.obs.reshape(n, obs_dim), env_steps=carry.env_steps + 1, key=key)
+        return carry, {**out.metrics(), **update_metrics}
 
     def step(carry: SACCarry, hparams: SACHParams):
         return jax.lax.scan(lambda c, _: one_env_step(c, hparams), carry, None,

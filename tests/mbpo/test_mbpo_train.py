@@ -38,7 +38,7 @@ def test_model_buffer_holds_the_last_retained_periods(metrics):
     size = np.asarray(metrics["model_buffer_size"])[::10]
     np.testing.assert_array_equal(np.asarray(metrics["rollout_horizon"])[::10], [1, 2, 2])
     np.testing.assert_array_equal(size, [6, 18, 24])
-    assert metrics["reward"].shape == (30,) and not np.asarray(metrics["done"]).any()
+    assert metrics["reward"].shape == (30, 1) and not np.asarray(metrics["done"]).any()
 
 
 @pytest.mark.slow
@@ -99,3 +99,18 @@ def test_buffers_hold_real_transitions_and_rollouts_branch_from_real_states():
         mean_action = np.asarray(agent.act(state, jnp.asarray(model.obs), jax.random.key(0),
                                            deterministic=True))
         assert not np.isclose(model.action, mean_action, atol=1e-4).any()
+
+
+def test_parallel_envs_each_add_their_own_transitions_per_env_step():
+    """num_envs = 3: each env step writes the 3 envs' transitions in env order, so row t*3 + i
+    holds env i at step t, and its next_obs is the obs row (t+1)*3 + i (Pendulum does not end
+    within the 10 steps)."""
+    config = MBPOConfig.tiny(num_envs=3)
+    trainer = make_trainer(config, *envs.make("Pendulum-v1"))
+    carry = trainer.init(jax.random.key(0), trainer.default_hparams)
+    carry, metrics = jax.jit(trainer.step)(carry, trainer.default_hparams)
+    f, n = config.env_steps_per_iteration, 3
+    assert int(carry.env_buffer.size) == f * n and metrics["reward"].shape == (f, n)
+    data = jax.tree.map(np.asarray, carry.env_buffer.data)
+    np.testing.assert_array_equal(data.next_obs[:(f - 1) * n], data.obs[n:f * n])
+    assert len({tuple(np.round(o, 5)) for o in data.obs[:n]}) == n  # three different envs
