@@ -182,12 +182,13 @@ def write_json(path: str | os.PathLike, payload: dict, argv: list[str] | None = 
 def describe(prov: dict) -> str:
     """One Markdown line for a results table: machine, JAX, code, command and date."""
     m, v = prov["machine"], prov["versions"]
-    devices = ", ".join(m["jax_devices"] or []) or "none"
+    jax = (f"on {m['jax_backend']} ({', '.join(m['jax_devices'])})" if m["jax_backend"]
+           else "(not started by this process)")
     commit = (prov["git_commit"] or "")[:12] or "not a git checkout"
     if prov["git_dirty"]:
         commit += " with uncommitted changes"
     return (f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['platform']}; "
-            f"jax {v.get('jax')} on {m['jax_backend']} ({devices}); load average "
+            f"jax {v.get('jax')} {jax}; load average "
             f"{m['load_average_1_5_15_min']} (1/5/15 min) when written. Code: commit {commit}; "
             f"`{prov['command']}`; {prov['date_utc']}.")
 

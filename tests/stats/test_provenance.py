@@ -160,6 +160,7 @@ def test_describe_names_the_commit_and_the_command():
     line = prov.describe(p)
     assert "commit 0123456789ab with uncommitted changes" in line and "`b.py --quick`" in line
     assert f"{p['machine']['cores']} cores" in line
+    assert f"jax {jax.__version__} on {jax.default_backend()} (" in line
     assert "not a git checkout" in prov.describe({**p, "git_commit": None, "git_dirty": None})
 
 
