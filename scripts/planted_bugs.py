@@ -310,9 +310,7 @@ def main(argv=None) -> int:
                              f"tree:\n{dirty}")
         signal.signal(signal.SIGTERM, _restore_on_sigterm)
     results = json.loads(out.read_text()) if out.exists() else {}
-    earlier = results.pop("provenance", None)
-    for module in set(results) - set(modules):  # rows this run leaves as they were
-        results[module].setdefault("provenance", earlier)
+    earlier, rerun = results.pop("provenance", None), set()
     for module in modules:
         tests, bugs = BUGS[module]
         rows = []
@@ -344,8 +342,11 @@ def main(argv=None) -> int:
             survived = [r["bug"] for r in rows if not r["killed"]]
             results[module] = {"planted": len(rows), "killed": len(rows) - len(survived),
                                "survived": survived, "tests": tests, "bugs": rows}
+            rerun.add(module)
             print(f"{module}: {len(rows) - len(survived)}/{len(rows)} killed", flush=True)
     if not args.list:
+        for module in set(results) - rerun:  # rows this run left as they were: their own origin
+            results[module].setdefault("provenance", earlier)
         write_json(out, results)
     return 0
 
