@@ -9,14 +9,14 @@ compile time apart). The imagination case times `rssm.imagine` with the actor as
 start states for 15 steps (forward only), in the same rounds. No baseline library is timed: no
 maintained pure-JAX DreamerV3 compiles the whole loop; this measures how seeds scale.
 
-    python benchmarks/dreamer_throughput.py                       # CPU preset, writes results
+    python benchmarks/dreamer_throughput.py --write-results       # CPU preset, committed results
     python benchmarks/dreamer_throughput.py --out DIR --preset gpu   # on a GPU, ~2 minutes
 
-Writes `dreamer_throughput[_PRESET].json` and `.md` to `--out` (default benchmarks/results/).
+Writes `dreamer_throughput[_PRESET].json` and `.md` to benchmarks/runs/ (ignored by git), the
+committed benchmarks/results/ with --write-results, or --out DIR.
 """
 
 import argparse
-import json
 import pathlib
 import statistics
 import sys
@@ -25,7 +25,7 @@ import time
 import jax
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from machine import describe_machine  # noqa: E402
+from output import add_results_option, describe, results_dir, write_json  # noqa: E402
 
 from mbrl_jax import envs  # noqa: E402
 from mbrl_jax.dreamer import DreamerConfig, make_agent, make_trainer  # noqa: E402
@@ -53,8 +53,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--iterations", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=pathlib.Path,
-                        default=pathlib.Path(__file__).resolve().parent / "results")
+    add_results_option(parser)
     args = parser.parse_args(argv)
     # The shortest allowed prefill; updates cost the same before it (computed, then discarded).
     preset = PRESETS[args.preset]
@@ -110,14 +109,13 @@ def main(argv=None):
         "imagine": {"batch": 1024, "horizon": 15, "seconds": t_imag,
                     "imagined_steps_per_s": 1024 * 15 / t_imag,
                     "compile_s": compile_s["imagine"]},
-        "machine": describe_machine(), "backend": jax.default_backend(),
-        "device": str(jax.devices()[0]), "jax": jax.__version__,
+        "device": str(jax.devices()[0]),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
+    out = results_dir(args)
     name = "dreamer_throughput" + ("" if args.preset == "cpu" else f"_{args.preset}")
-    (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    written = write_json(out / f"{name}.json", result)
     lines = [f"# Dreamer throughput ({args.preset} preset, {result['device']})", "",
-             f"Machine: {json.dumps(result['machine'])}", "",
+             describe(written["provenance"]), "",
              f"GRU {config.deter_size}, MLP {config.hidden_size}, latents "
              f"{config.stoch_groups}x{config.stoch_classes}, batch {config.batch_size} x "
              f"{config.sequence_length}, {config.updates_per_env_step:.4g} updates per env step; "
@@ -128,7 +126,7 @@ def main(argv=None):
     lines += ["", f"Imagination alone (batch 1024, horizon 15, forward): "
                   f"{t_imag * 1e3:.1f} ms per rollout = "
                   f"{result['imagine']['imagined_steps_per_s']:.3g} imagined steps/s."]
-    (args.out / f"{name}.md").write_text("\n".join(lines) + "\n")
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

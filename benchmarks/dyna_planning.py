@@ -8,17 +8,17 @@ three baselines of the same algorithm, all in the same run, interleaved:
   * numpy: all N seeds in one numpy program, O(1) draws, each array op stepping every seed
     (`fast_dyna.run_numpy_dyna_q`), at the same N as the JAX row.
 
-    python benchmarks/dyna_planning.py [--quick] [--repeats 5]
+    python benchmarks/dyna_planning.py [--quick] [--repeats 5] [--write-results | --out DIR]
 
 Counts planning updates only (n per real step), but every side's wall time includes its env steps,
 acting and direct updates. Each round runs every case once in turn (the machine may be shared);
 rates are medians over rounds, ratios medians of per-round ratios; compile time is apart. The
 strongest baseline of a row is the faster (median) of python and numpy at that seed count.
-Writes benchmarks/results/dyna_planning.{json,md,png}.
+Writes dyna_planning.{json,md,png} into benchmarks/runs/ (ignored by git), the committed
+benchmarks/results/ with --write-results (never for --quick), or --out DIR.
 """
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -29,13 +29,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fast_dyna import run_numpy_dyna_q, run_python_dyna_q  # noqa: E402
-from machine import describe_machine  # noqa: E402
+from output import add_results_option, describe, results_dir, write_json  # noqa: E402
 from textbook_dyna import run_textbook_dyna_q  # noqa: E402
 
 from mbrl_jax import envs  # noqa: E402
 from mbrl_jax.dyna import DynaConfig, make_train  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PLANNING = 50
 
 
@@ -67,7 +66,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--repeats", type=int, default=5)
+    add_results_option(parser)
     args = parser.parse_args()
+    if args.quick and args.write_results:
+        parser.error("a --quick run is not written into the committed results")
     scale = 10 if args.quick else 1
     textbook_steps, python_steps = 4000 // scale, 10000 // scale
     # Real steps per run (JAX, numpy) at each seed count, for roughly 0.5-3 s each on 2 CPU cores.
@@ -114,8 +116,6 @@ def main():
         "env": "FrozenLake 4x4, is_slippery=False "
                "(gymnax FrozenLake-misc / gymnasium FrozenLake-v1)",
         "planning_steps": PLANNING,
-        "machine": describe_machine(),
-        "date": time.strftime("%Y-%m-%d %H:%M"),
         "baselines": {
             "textbook": {"name": "textbook Dyna-Q (Python loop, dict model, key lists rebuilt per "
                                  "draw, numpy Q, gymnasium)", "steps": textbook_steps,
@@ -130,19 +130,14 @@ def main():
         "repeats": args.repeats,
         "quick": args.quick,
     }
-    if args.quick:
-        print("quick run: results not written")
-        return
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "dyna_planning.json").write_text(json.dumps(result, indent=2) + "\n")
-    m = result["machine"]
+    out = results_dir(args)
+    written = write_json(out / "dyna_planning.json", result)
     lines = [
         "# Dyna-Q planning throughput (n = 50, FrozenLake 4x4)",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; jax {m.get('jax')} "
-        f"on {m.get('jax_backend')}; {result['date']}; load average at start "
-        f"{m['load_average_1_5_15_min']} (1/5/15 min; the machine was shared with other jobs). "
-        f"{args.repeats} interleaved rounds: rates "
+        describe(written["provenance"]),
+        "",
+        f"{args.repeats} interleaved rounds (the machine was shared with other jobs): rates "
         "are medians over rounds, ratios medians of per-round ratios.",
         "",
         f"Baselines, one seed: textbook (dict model, key lists rebuilt per draw, gymnasium) "
@@ -159,9 +154,9 @@ def main():
               f"{r['ratio_vs_numpy']:.1f} | {r['ratio_vs_textbook']:.1f} | "
               f"{r['compile_s']:.2f} |" for r in rows]
     lines += ["", "![throughput](dyna_planning.png)"]
-    (RESULTS / "dyna_planning.md").write_text("\n".join(lines) + "\n")
-    plot(result, RESULTS / "dyna_planning.png")
-    print(f"wrote {RESULTS / 'dyna_planning.md'} and dyna_planning.png")
+    (out / "dyna_planning.md").write_text("\n".join(lines) + "\n")
+    plot(written, out / "dyna_planning.png")
+    print(f"wrote {out / 'dyna_planning.md'} and dyna_planning.png")
 
 
 def plot(result: dict, path: Path) -> None:
@@ -184,7 +179,8 @@ def plot(result: dict, path: Path) -> None:
     ax.set(xscale="log", yscale="log", xlabel="vmapped seeds",
            ylabel="planning updates / s (all seeds)",
            title=f"Dyna-Q planning, n = {result['planning_steps']}, "
-                 f"{result['machine']['cores']} CPU cores\n(labels: x strongest baseline)")
+                 f"{result['provenance']['machine']['cores']} CPU cores\n"
+                 "(labels: x strongest baseline)")
     low = min(base["textbook"]["updates_per_s"], *(r["numpy_updates_per_s"] for r in rows))
     ax.set_ylim(low / 2, max(r["updates_per_s"] for r in rows) * 3)
     ax.grid(alpha=0.3)

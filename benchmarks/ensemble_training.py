@@ -25,7 +25,8 @@ The machine is shared, so cases run interleaved: after a warm-up, each round run
 over rounds and each ratio the median of per-round ratios. Compile time is reported apart.
 
 Run:  python benchmarks/ensemble_training.py [--quick] [--repeats 7] [--tag NAME]
-Writes benchmarks/results/ensemble_training[_NAME].json and .md.
+Writes ensemble_training[_NAME].json and .md into benchmarks/runs/ (ignored by git), the committed
+benchmarks/results/ with --write-results, or --out DIR.
 """
 
 import argparse
@@ -42,11 +43,10 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from machine import describe_machine  # noqa: E402
+from output import add_results_option, describe, load_average, results_dir, write_json  # noqa: E402
 
 from mbrl_jax.models import EnsembleConfig, TrainBatch, make_ensemble  # noqa: E402
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 OBS, ACT, E, BATCH = 17, 6, 7, 256
 N_DATA = 20_000
 
@@ -344,11 +344,14 @@ def main():
     parser.add_argument(
         "--tag", default="", help="suffix of the result files, e.g. for a run under other XLA_FLAGS"
     )
+    add_results_option(parser)
     args = parser.parse_args()
     repeats = 2 if args.quick else args.repeats
     data = synthetic_data(jax.random.key(0))
     results = {
-        "machine": {**describe_machine(), "xla_flags": os.environ.get("XLA_FLAGS", "")},
+        # beside the provenance block: what else shapes the timings
+        "environment": {"xla_flags": os.environ.get("XLA_FLAGS", ""),
+                        "load_average_1_5_15_min_at_start": load_average()},
         "setup": {
             "members": E,
             "batch_per_member": BATCH,
@@ -364,7 +367,7 @@ def main():
     try:
         import torch
 
-        results["machine"]["torch"] = torch.__version__
+        results["environment"]["torch"] = torch.__version__
         results["matmul"]["torch_2048_gflops_by_threads"] = torch_matmul_gflops(repeats * 3)
         have_torch = True
     except ImportError:
@@ -430,28 +433,29 @@ def main():
         "mbpo_vs_torch_batched": b.get("speedup_vs_torch_batched"),
         "mbpo_ge_0.5_matmul_rate": b["fraction_of_matmul_rate"],
     }
-    RESULTS.mkdir(exist_ok=True)
+    out = results_dir(args)
     stem = (
         "ensemble_training"
         + ("_quick" if args.quick else "")
         + (f"_{args.tag}" if args.tag else "")
     )
-    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=1))
-    (RESULTS / f"{stem}.md").write_text(markdown(results))
-    print(markdown(results))
+    written = write_json(out / f"{stem}.json", results)
+    (out / f"{stem}.md").write_text(markdown(written))
+    print(markdown(written))
 
 
 def markdown(res) -> str:
-    m, mm = res["machine"], res["matmul"]
+    env, mm = res["environment"], res["matmul"]
     torch_mm = mm.get("torch_2048_gflops_by_threads", {})
     lines = [
         "# Ensemble training throughput",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; "
-        f"{m['platform']}; jax {m['jax']} ({m['jax_backend']}); "
-        f"XLA_FLAGS={m['xla_flags'] or '(none)'}; "
-        f"torch {m.get('torch', 'not installed')}; load average at start "
-        f"{m['load_average_1_5_15_min']} (1/5/15 min; the machine was shared with other jobs).",
+        describe(res["provenance"]),
+        "",
+        f"XLA_FLAGS={env['xla_flags'] or '(none)'}; "
+        f"torch {env.get('torch', 'not installed')}; load average at start "
+        f"{env['load_average_1_5_15_min_at_start']} (1/5/15 min; the machine was shared with "
+        "other jobs).",
         "",
         f"Dense float32 matmul, 2048x2048: jnp {mm['jax_2048_gflops']:.0f} GFLOP/s"
         + "".join(f"; torch {t} thread(s) {g:.0f}" for t, g in torch_mm.items())

@@ -25,14 +25,14 @@ hc() {  # hc ALGO STEPS CHUNK
 (
   mkdir -p $R/exercise3
   for s in 0 1 2; do  # same measure as the CPU table: deterministic evaluation every 500 steps
-    rm -f scripts/out/tutorial_exercise3_mbpo.json
+    rm -f scripts/runs/tutorial_exercise3_mbpo.json
     job "mbpo_pendulum_seed$s" 180 python3 scripts/tutorial_exercise3.py --methods mbpo \
       --mbpo-preset gpu --seed $s &&
-      cp scripts/out/tutorial_exercise3_mbpo.json \
+      cp scripts/runs/tutorial_exercise3_mbpo.json \
         $R/exercise3/tutorial_exercise3_mbpo_gpu_seed$s.json
   done
   job sac_pendulum 90 python3 scripts/tutorial_exercise3.py --methods sac
-  cp scripts/out/tutorial_exercise3_sac.json $R/exercise3/tutorial_exercise3_sac_gpu.json
+  cp scripts/runs/tutorial_exercise3_sac.json $R/exercise3/tutorial_exercise3_sac_gpu.json
   job sac_vs_rejax 150 python3 benchmarks/sac_vs_rejax.py --preset gpu --seeds 1 16 \
     --steps 5000 --out $R/sac_vs_rejax
 ) &

@@ -14,8 +14,9 @@ same run, interleaved over rounds (median time, median of per-round ratios):
     ensemble on one state (`predict` jitted for a batch of one), then picking a random elite's
     sampled prediction, and the jitted policy on that one state.
 
-Run:  python benchmarks/mbpo_rollouts.py [--out DIR] [--rounds 5]
-Writes DIR/mbpo_rollouts.json and .md (default benchmarks/results).
+Run:  python benchmarks/mbpo_rollouts.py [--out DIR | --write-results] [--rounds 5]
+Writes mbpo_rollouts.json and .md into benchmarks/runs/ (ignored by git), the committed
+benchmarks/results/ with --write-results, or --out DIR.
 """
 
 import argparse
@@ -30,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from machine import describe_machine  # noqa: E402
+from output import add_results_option, describe, load_average, results_dir, write_json  # noqa: E402
 
 from mbrl_jax.models import EnsembleConfig, make_ensemble  # noqa: E402
 from mbrl_jax.sac import SACConfig, make_agent  # noqa: E402
@@ -85,13 +86,13 @@ def make_cases(horizon: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path,
-                        default=pathlib.Path(__file__).resolve().parent / "results")
+    add_results_option(parser)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--preset", choices=("cpu", "gpu"), default="cpu",
                         help="gpu: same cases (the sizes are the task's)")
     args = parser.parse_args()
-    results = {"machine": describe_machine(), "starts": STARTS, "rounds": args.rounds,
+    results = {"load_average_1_5_15_min_at_start": load_average(), "starts": STARTS,
+               "rounds": args.rounds,
                "horizons": {}}
     for horizon in (1, 5):
         cases = make_cases(horizon)
@@ -114,12 +115,11 @@ def main() -> None:
         }
         print(horizon, json.dumps(results["horizons"][horizon]["median_seconds"]),
               f"speedup {statistics.median(ratio):.0f}x", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "mbpo_rollouts.json").write_text(json.dumps(results, indent=2) + "\n")
+    out = results_dir(args)
+    written = write_json(out / "mbpo_rollouts.json", results)
     lines = ["# MBPO model rollouts: 400 starts, ours vs the tutorial's per-state loop", "",
-             f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, "
-             f"jax {results['machine'].get('jax')} ({results['machine'].get('jax_backend')}), "
-             f"load average {results['machine']['load_average_1_5_15_min']} (1/5/15 min); "
+             describe(written["provenance"]), "",
+             f"Load average at start {results['load_average_1_5_15_min_at_start']} (1/5/15 min); "
              f"{args.rounds} interleaved rounds, medians.", "",
              "| horizon | ours (s) | ours, all elites (s) | tutorial loop (s) | speedup |",
              "|---|---|---|---|---|"]
@@ -127,7 +127,7 @@ def main() -> None:
         med, speedup = row["median_seconds"], row["speedup_ours_vs_tutorial_median"]
         lines.append(f"| {h} | {med['ours']:.4f} | {med['ours_all_members']:.4f} | "
                      f"{med['tutorial_loop']:.3f} | {speedup:.0f}x |")
-    (args.out / "mbpo_rollouts.md").write_text("\n".join(lines) + "\n")
+    (out / "mbpo_rollouts.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

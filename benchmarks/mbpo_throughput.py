@@ -7,8 +7,10 @@ per refit) and "gpu" (the paper's sizes: SAC 2 x 256 batch 256, model 7 x 4 x 20
 100k rollouts per refit). Both run 4 iterations of F = 250 env steps (1000 env steps per seed);
 compile time is reported apart and the timed run is a second call of the compiled program.
 
-Run:  python benchmarks/mbpo_throughput.py [--out DIR] [--preset cpu|gpu] [--seeds 1,4,16]
-Writes DIR/mbpo_throughput_PRESET.json and .md (default benchmarks/results).
+Run:  python benchmarks/mbpo_throughput.py [--out DIR | --write-results] [--preset cpu|gpu]
+      [--seeds 1,4,16]
+Writes mbpo_throughput_PRESET.json and .md into benchmarks/runs/ (ignored by git), the committed
+benchmarks/results/ with --write-results, or --out DIR.
 """
 
 import argparse
@@ -22,7 +24,7 @@ import jax
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
 from exercise3_mbpo import pendulum_config  # noqa: E402
-from machine import describe_machine  # noqa: E402
+from output import add_results_option, describe, results_dir, write_json  # noqa: E402
 
 from mbrl_jax import envs  # noqa: E402
 from mbrl_jax.mbpo import make_train  # noqa: E402
@@ -32,8 +34,7 @@ STEPS = 1000
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path,
-                        default=pathlib.Path(__file__).resolve().parent / "results")
+    add_results_option(parser)
     parser.add_argument("--preset", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--seeds", default="1,4,16")
     args = parser.parse_args()
@@ -58,22 +59,20 @@ def main() -> None:
 
 
 def write(args, config, rows) -> None:
-    result = {"machine": describe_machine(), "preset": args.preset, "config": repr(config),
-              "env_steps_per_seed": STEPS, "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
+    result = {"preset": args.preset, "config": repr(config), "env_steps_per_seed": STEPS,
+              "rows": rows}
+    out = results_dir(args)
     stem = f"mbpo_throughput_{args.preset}"
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    m = result["machine"]
+    written = write_json(out / f"{stem}.json", result)  # its load average: after the last row
     lines = [f"# MBPO whole-run throughput on Pendulum-v1 ({args.preset} preset)", "",
-             f"Machine: {m['cpu']}, {m['cores']} cores, jax {m.get('jax')} "
-             f"({m.get('jax_backend')}), load average {m['load_average_1_5_15_min']} (1/5/15 min) "
-             f"after the last row; {STEPS} env steps per seed.", "",
+             describe(written["provenance"]), "",
+             f"{STEPS} env steps per seed.", "",
              "| seeds | env steps/s per seed | env steps/s total | compile (s) |",
              "|---|---|---|---|"]
     lines += [f"| {r['seeds']} | {r['env_steps_per_second_per_seed']:.1f} | "
               f"{r['env_steps_per_second_total']:.1f} | {r['compile_seconds']:.0f} |"
               for r in rows]
-    (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

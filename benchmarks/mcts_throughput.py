@@ -1,6 +1,7 @@
 """Search throughput (searches per second) of mbrl_jax.muzero.mcts against mctx, same run.
 
-    python benchmarks/mcts_throughput.py [--quick] [--out DIR] [--preset cpu|gpu|target]
+    python benchmarks/mcts_throughput.py [--quick] [--out DIR | --write-results]
+        [--preset cpu|gpu|target]
 
 Both libraries search with the same small MLP model (hidden state 64, one hidden layer of 64 in
 the dynamics and prediction functions, 4 actions), the same roots and the same key. For every
@@ -12,11 +13,11 @@ clock is the measure; process CPU time is recorded beside it, since on a shared 
 search can wait for a core (CPU time does not count that wait). The 1-minute load average is
 recorded before and after each row. A second table gives the cost per simulation as simulations
 grow (16 to 128) at one batch size.
-Writes DIR/mcts_throughput.{json,md} (default benchmarks/results/).
+Writes mcts_throughput[_PRESET].{json,md} into benchmarks/runs/ (ignored by git), the committed
+benchmarks/results/ with --write-results, or --out DIR.
 """
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -30,11 +31,10 @@ import mctx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe_machine  # noqa: E402
+from output import add_results_option, describe, results_dir, write_json  # noqa: E402
 
 from mbrl_jax.muzero import mcts  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 A, H = 4, 64
 PRESETS = {  # batches, simulations, scaling batch, scaling simulations, minimum rounds
     "cpu": ((1, 64, 1024), (16, 50), 64, (16, 32, 64, 128), 7),
@@ -138,7 +138,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", choices=tuple(PRESETS), default="cpu")
     parser.add_argument("--quick", action="store_true", help="same as --preset quick")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    add_results_option(parser)
     parser.add_argument("--repeats", type=int, default=None, help="minimum timed rounds")
     args = parser.parse_args()
     preset = "quick" if args.quick else args.preset
@@ -180,15 +180,15 @@ def main():
         print(f"scaling B={scale_batch} sims={sims}: " + ", ".join(
             f"{n} {1e6 * t / sims:.0f} us/sim" for n, t in med.items()), flush=True)
 
-    result = {"preset": preset, "repeats": repeats, "machine": describe_machine(),
+    result = {"preset": preset, "repeats": repeats,
               "model": f"MLP, hidden state {H}, {A} actions", "rows": rows,
               "scaling_batch": scale_batch, "scaling": scaling,
               "mctx_version": mctx.__version__}
-    args.out.mkdir(parents=True, exist_ok=True)
+    out = results_dir(args)
     stem = "mcts_throughput" if preset == "cpu" else f"mcts_throughput_{preset}"
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1))
+    written = write_json(out / f"{stem}.json", result)
     lines = [f"# MCTS throughput: mbrl_jax.muzero.mcts vs mctx {mctx.__version__}", "",
-             f"Machine: {result['machine']}", "",
+             describe(written["provenance"]), "",
              f"Median of at least {repeats} interleaved rounds (more for fast searches: "
              "'rounds'); searches/s = batch / median wall seconds; 'ratio' = mctx time / ours "
              "(above 1: ours faster), wall clock, with the process-CPU-time ratio in brackets. "
@@ -214,8 +214,8 @@ def main():
         u = s["us_per_simulation"]
         lines.append(f"| {s['simulations']} | {u['ours_muzero']:.0f} | {u['mctx_muzero']:.0f} | "
                      f"{s['rounds']} | {s['load_1min']:.1f} |")
-    (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.out / stem}.json/.md")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / stem}.json/.md")
 
 
 if __name__ == "__main__":

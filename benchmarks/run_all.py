@@ -2,6 +2,9 @@
 
     python benchmarks/run_all.py --quick --out DIR     # a few minutes; DIR/run_all.{json,md}
 
+DIR defaults to benchmarks/runs/ (ignored by git); --write-results writes the committed
+benchmarks/results/ instead.
+
 Each benchmark script (a file here with a `__main__` block, not named `_*.py`) runs in its own
 process with `--quick`, and with `--out DIR/<name>` when it accepts `--out`; a script that fails
 (e.g. a missing optional baseline such as gymnasium or torch) or passes `--timeout` is recorded
@@ -11,7 +14,6 @@ status, wall-clock and its headline lines (its own table when it writes one to D
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from benchmarks.machine import describe_machine  # noqa: E402
+from benchmarks.output import add_results_option, describe, results_dir, write_json  # noqa: E402
 
 
 def benchmark_scripts() -> list[Path]:
@@ -49,14 +51,13 @@ def run_one(script: Path, out: Path, quick: bool, timeout: float) -> dict:
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="each benchmark's --quick mode")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/local"))
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds per benchmark before it is stopped")
     parser.add_argument("--budget", type=float, default=170.0,
                         help="seconds for all benchmarks; later ones are skipped")
+    add_results_option(parser)
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    machine = describe_machine()
+    args.out = results_dir(args)
     rows, start = [], time.perf_counter()
     for script in benchmark_scripts():
         left = args.budget - (time.perf_counter() - start)
@@ -67,13 +68,9 @@ def main(argv=None) -> list[dict]:
         print(f"running {script.name} ...", flush=True)
         rows.append(run_one(script, args.out, args.quick, min(args.timeout, left)))
         print(f"  {rows[-1]['status']} in {rows[-1]['wall_s']} s", flush=True)
-    (args.out / "run_all.json").write_text(json.dumps(
-        {"machine": machine, "quick": args.quick, "date": time.strftime("%Y-%m-%d %H:%M"),
-         "benchmarks": rows}, indent=1) + "\n")
+    written = write_json(args.out / "run_all.json", {"quick": args.quick, "benchmarks": rows})
     lines = ["# Benchmarks" + (" (quick)" if args.quick else ""), "",
-             f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB; "
-             f"jax {machine.get('jax')} on {machine.get('jax_backend')} "
-             f"({', '.join(machine.get('jax_devices', []))}).", "",
+             describe(written["provenance"]), "",
              "| benchmark | status | wall (s) |", "|---|---|---:|"]
     lines += [f"| {r['benchmark']} | {r['status']} | {r['wall_s']} |" for r in rows]
     for r in rows:

@@ -21,7 +21,8 @@ limit from the true final observation); rejax clips log-std to [-10, 2] (ours [-
 Run:  python benchmarks/sac_vs_rejax.py --out DIR                 (CPU preset: 64x64 networks)
       python benchmarks/sac_vs_rejax.py --out DIR --preset gpu    (256x256 networks)
       python benchmarks/sac_vs_rejax.py --out DIR --quick         (a smoke run)
-Writes DIR/sac_vs_rejax.json and .md.
+Writes DIR/sac_vs_rejax.json and .md; without --out, into benchmarks/runs/ (ignored by git), or
+the committed benchmarks/results/ with --write-results.
 """
 
 import argparse
@@ -33,7 +34,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from machine import describe_machine
+from output import add_results_option, describe, results_dir, write_json
 
 from mbrl_jax import envs
 from mbrl_jax.core.evaluation import evaluate_policy
@@ -135,7 +136,7 @@ def final_returns(policy_of, states, num_seeds: int) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=pathlib.Path, required=True)
+    add_results_option(parser)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--steps", type=int, default=10_000, help="env steps per seed")
@@ -151,7 +152,7 @@ def main() -> None:
     s = settings(args.preset, steps)
     if args.quick:
         s.update(hidden=(8,), warmup=100, batch_size=16)
-    args.out.mkdir(parents=True, exist_ok=True)
+    folder = results_dir(args)
 
     libraries = dict(LIBRARIES)
     try:
@@ -201,16 +202,17 @@ def main() -> None:
                "preset": args.preset, "rounds": args.rounds, "alternating": True,
                "eval_episodes": EVAL_EPISODES,
                "rejax": rejax_version,
-               "machine": describe_machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
                "rows": rows}
-    (args.out / "sac_vs_rejax.json").write_text(json.dumps(payload, indent=1) + "\n")
-    write_markdown(payload, args.out / "sac_vs_rejax.md")
-    print((args.out / "sac_vs_rejax.md").read_text())
+    written = write_json(folder / "sac_vs_rejax.json", payload)
+    write_markdown(written, folder / "sac_vs_rejax.md")
+    print((folder / "sac_vs_rejax.md").read_text())
 
 
 def write_markdown(payload: dict, path: pathlib.Path) -> None:
-    """The results table with the settings and the machine, from the JSON payload."""
+    """The results table with the settings and the machine, from the JSON payload (with its
+    provenance block, or the "machine" and "date" of results written before it)."""
     rows, st = payload["rows"], payload["settings"]
+    machine = payload["provenance"]["machine"] if "provenance" in payload else payload["machine"]
     steps = st["total_steps"]
     lines = [
         f"# SAC: mbrl-jax against rejax {payload['rejax']} on {ENV_ID}", "",
@@ -226,7 +228,7 @@ def write_markdown(payload: dict, path: pathlib.Path) -> None:
         "Ratio to rejax: of the median rates. Ratio per round: rejax's run time over this "
         "library's in the same round (> 1: faster than rejax), robust to load that drifts "
         "between rounds; load: the machine's 1-minute load average as each run started "
-        f"({payload['machine'].get('cores')} cores; other jobs share the machine).", "",
+        f"({machine.get('cores')} cores; other jobs share the machine).", "",
         "| library | seeds | env steps/s (all seeds) | ratio to rejax | ratio per round | "
         f"load | compile s | return after {steps} steps |",
         "|---|---:|---:|---:|---|---|---:|---:|"]
@@ -244,11 +246,14 @@ def write_markdown(payload: dict, path: pathlib.Path) -> None:
                      f"{ratio} | {per_round} | {load or 'n/a'} | "
                      f"{row['compile_s']:.1f} | {row['final_return_mean']:.1f} +- "
                      f"{row['final_return_ci95']:.1f} |")
-    m = payload["machine"]
-    lines += ["", f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
-              f"jax {m.get('jax')} ({m.get('jax_backend')}); run {payload['date']}"
-              + (f"; load average at the end (1, 5, 15 min): {m['load_average_1_5_15_min']}."
-                 if "load_average_1_5_15_min" in m else ".")]
+    if "provenance" in payload:  # its load average: at the end
+        lines += ["", describe(payload["provenance"])]
+    else:
+        m = payload["machine"]
+        lines += ["", f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
+                  f"jax {m.get('jax')} ({m.get('jax_backend')}); run {payload['date']}"
+                  + (f"; load average at the end (1, 5, 15 min): {m['load_average_1_5_15_min']}."
+                     if "load_average_1_5_15_min" in m else ".")]
     if payload.get("note"):
         lines += ["", payload["note"]]
     lines += ["", "Differences that remain by design: see the docstring of "

@@ -8,10 +8,12 @@ round, interleaved, scaled to S calls), the median ratio reported (the fastest s
 a user could write with our code; it excludes the recompile a fresh process would need).
 
     python benchmarks/seed_scaling.py --out DIR [--quick]   # DIR/seed_scaling.{json,md}
+
+DIR defaults to benchmarks/runs/ (ignored by git); --write-results writes the committed
+benchmarks/results/ instead.
 """
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -20,7 +22,7 @@ from pathlib import Path
 import jax
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.machine import describe_machine  # noqa: E402
+from benchmarks.output import add_results_option, describe, results_dir, write_json  # noqa: E402
 from mbrl_jax import envs  # noqa: E402
 from mbrl_jax.cli import build_parser  # noqa: E402
 from mbrl_jax.cli.registry import registry  # noqa: E402
@@ -88,10 +90,8 @@ def bench(name: str, counts, repeats: int) -> dict:
 
 
 def markdown(result: dict) -> str:
-    m = result["machine"]
     lines = ["# Seed scaling: one compiled run of S seeds", "",
-             f"Machine: {m['cpu']}, {m['cores']} cores; jax {m.get('jax')} on "
-             f"{m.get('jax_backend')} ({', '.join(m.get('jax_devices', []))}); {result['date']}. "
+             describe(result["provenance"]), "",
              f"Median of {result['repeats']} interleaved rounds, compile excluded. Speedup: over "
              "running the seeds one by one with the 1-seed program (median of per-round "
              "ratios).", "",
@@ -109,21 +109,19 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"seed counts {QUICK_COUNTS}")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/local"),
-                        help="folder for seed_scaling.json and .md")
+    add_results_option(parser)
     args = parser.parse_args(argv)
     counts = QUICK_COUNTS if args.quick else COUNTS
     repeats = args.repeats or (3 if args.quick else 7)
-    result = {"benchmark": "seed_scaling", "machine": describe_machine(),
-              "date": time.strftime("%Y-%m-%d %H:%M"), "repeats": repeats, "quick": args.quick,
+    result = {"benchmark": "seed_scaling", "repeats": repeats, "quick": args.quick,
               "algorithms": {}}
-    args.out.mkdir(parents=True, exist_ok=True)
+    out = results_dir(args)
     for name in registry():  # results are rewritten after each algorithm: a cut run keeps them
         result["algorithms"][name] = bench(name, counts, repeats)
-        (args.out / "seed_scaling.json").write_text(json.dumps(result, indent=1) + "\n")
-        (args.out / "seed_scaling.md").write_text(markdown(result))
-    print(markdown(result))
-    return result
+        written = write_json(out / "seed_scaling.json", result)
+        (out / "seed_scaling.md").write_text(markdown(written))
+    print(markdown(written))
+    return written
 
 
 if __name__ == "__main__":

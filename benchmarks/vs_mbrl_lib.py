@@ -60,7 +60,8 @@ PyTorch runs at 1 and 2 threads (`torch.set_num_threads`; the machine has 2 core
 ratios the median of per-round ratios. The machine is shared: see the load averages written.
 
 Run:  python benchmarks/vs_mbrl_lib.py [--venv /work/venv-mbrl] [--rounds 3] [--mbpo-rounds 2]
-Writes benchmarks/results/vs_mbrl_lib.json and .md (vs_mbrl_lib_TAG.* with --tag TAG).
+Writes vs_mbrl_lib.json and .md (vs_mbrl_lib_TAG.* with --tag TAG) into benchmarks/runs/
+(ignored by git), the committed benchmarks/results/ with --write-results, or --out DIR.
 """
 
 import argparse
@@ -82,7 +83,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "scripts"))
 from exercise3_mbpo import pendulum_config  # noqa: E402
-from machine import describe_machine  # noqa: E402
+from output import add_results_option, describe, load_average, results_dir, write_json  # noqa: E402
 
 from mbrl_jax import envs  # noqa: E402
 from mbrl_jax.core.types import Transition  # noqa: E402
@@ -285,7 +286,7 @@ def main() -> None:
     parser.add_argument("--venv", type=pathlib.Path, default=pathlib.Path("/work/venv-mbrl"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--mbpo-rounds", type=int, default=2)
-    parser.add_argument("--out", type=pathlib.Path, default=HERE / "results")
+    add_results_option(parser)
     parser.add_argument("--quick", action="store_true", help="1 round of (a)-(b), no MBPO")
     parser.add_argument("--tag", default="", help="write vs_mbrl_lib_TAG.json/.md instead")
     args = parser.parse_args()
@@ -305,7 +306,7 @@ def main() -> None:
     result["mbrl_lib"] = {**lib.info, "install": "pip install mbrl==0.2.0 --no-deps, plus "
                           "omegaconf, hydra-core, gymnasium==0.26.3, numpy<2, termcolor, tqdm, "
                           "matplotlib, imageio, torch (CPU build), in its own venv"}
-    write(args.out, result, f"_{args.tag}" if args.tag else "")
+    write(results_dir(args), result, f"_{args.tag}" if args.tag else "")
 
 
 def measure(args, lib: MbrlLib, data: dict) -> dict:
@@ -340,7 +341,8 @@ def measure(args, lib: MbrlLib, data: dict) -> dict:
               "rollout s", {k: round(v[-1], 4) for k, v in roll_s.items()}, "bare matmuls s",
               {k: [round(x[-1], 4) for x in v.values()] for k, v in matmul_s.items()},
               f"load {os.getloadavg()[0]:.1f}", flush=True)
-    result = {"machine": describe_machine(), "rounds": args.rounds, "rows": ROWS,
+    result = {"load_average_1_5_15_min_after_a_b": load_average(), "rounds": args.rounds,
+              "rows": ROWS,
               "epochs_per_fit": EPOCHS, "rollout": [STARTS, HORIZON]}
     for case, times, mm in (("fit_seconds_per_epoch", fit_s, "epoch_seconds"),
                             ("rollout_seconds", roll_s, "rollout_seconds")):
@@ -408,15 +410,15 @@ def measure(args, lib: MbrlLib, data: dict) -> dict:
 
 
 def write(out: pathlib.Path, result: dict, suffix: str = "") -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"vs_mbrl_lib{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
-    m, lib = result["machine"], result["mbrl_lib"]
+    written = write_json(out / f"vs_mbrl_lib{suffix}.json", result)
+    lib = result["mbrl_lib"]
     fit, roll = result["fit_seconds_per_epoch"], result["rollout_seconds"]
     mbpo = result.get("mbpo", {"seconds": {"ours": []}})
     lines = [
         "# mbrl-jax against mbrl-lib on Pendulum-v1 (same data, interleaved)", "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, load average {m['load_average_1_5_15_min']}"
-        f" (1/5/15 min) after (a)-(b); jax {m.get('jax')} ({m.get('jax_backend')}). mbrl-lib "
+        describe(written["provenance"]), "",
+        f"Load average {result['load_average_1_5_15_min_after_a_b']} (1/5/15 min) after "
+        "(a)-(b). mbrl-lib "
         f"{lib['mbrl']} with torch {lib['torch']}, numpy {lib['numpy']}: {lib['install']}. "
         f"{result['rounds']} rounds for (a)-(b), {len(mbpo['seconds']['ours'])} for (c); "
         "medians. See benchmarks/vs_mbrl_lib.py for the exact settings.", "",

@@ -1,32 +1,35 @@
-"""Helpers shared by the reproduction scripts: run seeds in one program, save JSON results."""
+"""Helpers shared by the reproduction scripts: where results go, run seeds in one program, save
+JSON results with their provenance (`mbrl_jax.stats.provenance`)."""
 
-import json
 import time
 from pathlib import Path
 
-import jax
 import numpy as np
 
-from mbrl_jax.dyna import make_train
+from mbrl_jax.stats.provenance import add_results_options, results_folder, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"  # committed results
 SCRATCH = Path(__file__).resolve().parent / "runs"  # regenerated results (git-ignored)
 
 
-def add_results_option(parser) -> None:
-    parser.add_argument("--write-results", action="store_true",
-                        help=f"write into the committed {RESULTS} (default: {SCRATCH}, ignored)")
+def add_results_option(parser, out: bool = True) -> None:
+    """--write-results (into RESULTS; default SCRATCH) and, unless `out` is False, --out FOLDER."""
+    add_results_options(parser, RESULTS, SCRATCH, out=out)
 
 
 def results_dir(args) -> Path:
-    """Where a script writes: the committed results only when asked (--write-results)."""
-    out = RESULTS if args.write_results else SCRATCH
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    """Where a script writes (created): --out if given, the committed results only when asked
+    (--write-results), else the git-ignored scratch folder."""
+    return results_folder(RESULTS, SCRATCH, write_results=args.write_results,
+                          out=getattr(args, "out", None))
 
 
 def run_seeds(config, env, env_params, num_seeds: int, seed: int = 0):
     """All seeds of one config as one jit(vmap(train)) program; metrics as numpy [seeds, T]."""
+    import jax  # here, so that scripts that only write results do not start JAX
+
+    from mbrl_jax.dyna import make_train
+
     keys = jax.random.split(jax.random.key(seed), num_seeds)
     start = time.perf_counter()
     state, metrics = jax.jit(jax.vmap(make_train(config, env, env_params)))(keys)
@@ -35,11 +38,9 @@ def run_seeds(config, env, env_params, num_seeds: int, seed: int = 0):
 
 
 def save_json(name: str, payload: dict, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    payload = {**payload, "jax": jax.__version__, "backend": jax.default_backend(),
-               "date": time.strftime("%Y-%m-%d")}
+    """folder/name.json: the payload under its provenance block."""
     path = folder / f"{name}.json"
-    path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    write_json(path, payload)
     return path
 
 

@@ -4,7 +4,8 @@ Trains one seed (`--steps`, CPU preset of `dreamer_results.py`), or loads seed 0
 `dreamer_results.py` run (`--state`, the `*_seed0.pkl` it writes), then runs the greedy policy on a
 real episode. From the posterior after `--context` real steps, the model imagines `--horizon`
 steps open loop with the real actions; the figure shows each decoded observation dimension and
-the predicted reward against the real ones.
+the predicted reward against the real ones. Writes dreamer_imagination.{png,json} into
+scripts/runs/ (git-ignored), the committed scripts/results/ with --write-results, or --out DIR.
 
     python scripts/dreamer_imagination.py --steps 20000 [--out DIR] [--write-results]
     python scripts/dreamer_imagination.py --state DIR/dreamer_cartpole_cpu_seed0.pkl
@@ -19,13 +20,15 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from dreamer_results import HERE, PRESETS
+from common import add_results_option, results_dir
+from dreamer_results import PRESETS
 
 from mbrl_jax import envs
 from mbrl_jax.dreamer import DreamerConfig, make_agent, make_trainer
 from mbrl_jax.dreamer.math import symexp, twohot_mean
 from mbrl_jax.dreamer.rssm import feat
 from mbrl_jax.driver.loop import make_train_fn
+from mbrl_jax.stats.provenance import write_json
 
 
 def real_episode(agent, state, env, env_params, steps, key):
@@ -78,8 +81,7 @@ def main(argv=None):
     parser.add_argument("--context", type=int, default=10)
     parser.add_argument("--horizon", type=int, default=15)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--write-results", action="store_true")
+    add_results_option(parser)
     parser.add_argument("--cache", type=Path, default=None,
                         help="pickle of the trained state and metrics: loaded if it exists, "
                              "written after training otherwise")
@@ -87,8 +89,7 @@ def main(argv=None):
                         help="seed 0 of a dreamer_results.py CartPole run (its *_seed0.pkl); "
                              "replaces training")
     args = parser.parse_args(argv)
-    out = args.out or (HERE / "results" if args.write_results else HERE / "results/dreamer_runs")
-    out.mkdir(parents=True, exist_ok=True)
+    out = results_dir(args)
 
     config = DreamerConfig(total_steps=args.steps, **PRESETS[args.preset])
     env, env_params = envs.make("CartPole-v1")
@@ -143,7 +144,7 @@ def main(argv=None):
                "continue_prob": cont.tolist(), "train_seconds": train_s,
                "train_episodes": int(episodes),
                "mean_train_episode_length": float(args.steps / max(episodes, 1))}
-    (out / "dreamer_imagination.json").write_text(json.dumps(payload, indent=1) + "\n")
+    write_json(out / "dreamer_imagination.json", payload)
     print(json.dumps(payload, indent=1))
     print("wrote", out / "dreamer_imagination.png")
 

@@ -5,22 +5,23 @@
 
 Every `--eval-every` env steps the current agents act greedily on fresh envs
 (`Trainer.evaluate`, `eval_episodes` each); the script prints and saves the mean and spread over
-seeds, the wall-clock and the updates per env step. Results go to `--out` (default
-`scripts/results/dreamer_runs/`, git-ignored); `--write-results` writes them to `scripts/results/`.
+seeds, the wall-clock and the updates per env step, as `{"provenance": ..., "results": [one
+per env]}`. Results go to `scripts/runs/` (git-ignored), to the committed `scripts/results/` with
+`--write-results`, or to `--out FOLDER`.
 """
 
 import argparse
-import json
 import pickle
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
+from common import add_results_option, results_dir
 
 from mbrl_jax import envs
 from mbrl_jax.dreamer import DreamerConfig, make_trainer
 from mbrl_jax.driver.loop import scan_steps
+from mbrl_jax.stats.provenance import write_json
 
 PRESETS = {
     # Small enough for 50k env steps x 3 seeds in about half an hour on a shared 2-core CPU:
@@ -45,7 +46,6 @@ PRESETS = {
 ENV_OVERRIDES = {"CartPole-v1": dict(gamma=0.99),
                  "Pendulum-v1": dict(eval_max_steps=200),
                  "Breakout-MinAtar": dict(eval_max_steps=1000)}
-HERE = Path(__file__).resolve().parent
 # Printed per evaluation (mean over seeds of the chunk's last iteration).
 DIAGNOSTICS = ("entropy", "return_scale", "value", "advantage", "cont_loss")
 
@@ -132,20 +132,18 @@ def main(argv=None):
     parser.add_argument("--eval-every", type=int, default=2000,
                         help="env steps between evaluations (rounded down to whole iterations; "
                              "the run ends at the first evaluation at or past --steps)")
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--write-results", action="store_true")
+    add_results_option(parser)
     args = parser.parse_args(argv)
-    out = args.out or (HERE / "results" if args.write_results else HERE / "results/dreamer_runs")
-    out.mkdir(parents=True, exist_ok=True)
+    out = results_dir(args)
     name = "dreamer_" + "_".join(e.split("-")[0].lower() for e in args.env) + f"_{args.preset}"
     results = []
     for env_id in args.env:
         def partial(r, done=tuple(results)):
-            (out / f"{name}.partial.json").write_text(json.dumps([*done, r], default=float))
+            write_json(out / f"{name}.partial.json", {"results": [*done, r]})
         state_path = out / f"dreamer_{env_id.split('-')[0].lower()}_{args.preset}_seed0.pkl"
         results.append(run(env_id, args.seeds, args.steps, args.preset, args.eval_every,
                            partial=partial, state_path=state_path))
-    (out / f"{name}.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+    write_json(out / f"{name}.json", {"results": results})
     plot(results, out / f"{name}.png")
     for r in results:
         print(f"{r['env']}: final greedy return {r['final_mean']:.1f} ± {r['final_std']:.1f} "

@@ -5,24 +5,25 @@
 Reports the return of each 200-step training episode against env steps (mean and a 95% band
 over seeds: mean +- 1.96 standard errors), the first env step at which the mean return reaches
 -200, wall-clock per env step, and compute per env step (SAC gradient steps, model gradient
-steps and model transitions generated). Results go to scripts/results/ with --write-results,
-else to runs/exercise3/ (ignored by git). `run_mbpo` is also imported by tutorial_exercise3.py.
+steps and model transitions generated). Results go to scripts/runs/ (ignored by git), to the
+committed scripts/results/ with --write-results, or to --out FOLDER. `run_mbpo` is also
+imported by tutorial_exercise3.py.
 """
 
 import argparse
 import dataclasses
-import json
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
+from common import add_results_option, results_dir
 
 from mbrl_jax import envs
 from mbrl_jax.driver.loop import run_chunked
 from mbrl_jax.mbpo import MBPOConfig, make_trainer
 from mbrl_jax.models import EnsembleConfig
 from mbrl_jax.sac import SACConfig
+from mbrl_jax.stats.provenance import write_json
 
 EPISODE = 200  # Pendulum-v1's time limit
 PRESETS = ("cpu", "cpu-r10k", "cpu-h5", "cpu-g20", "gpu")
@@ -137,19 +138,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="root PRNG seed (seed sets 0, 1, ...: independent seeds)")
     parser.add_argument("--preset", choices=PRESETS, default="cpu")
-    parser.add_argument("--out", type=Path, default=None, help="results folder")
-    parser.add_argument("--write-results", action="store_true")
+    add_results_option(parser)
     args = parser.parse_args()
-    out = args.out or (Path(__file__).resolve().parent / "results" if args.write_results
-                       else Path("runs/exercise3"))
-    out.mkdir(parents=True, exist_ok=True)
+    out = results_dir(args)
     start = time.perf_counter()
     result = run_mbpo(args.seeds, args.steps, seed=args.seed, preset=args.preset)
-    result.update(seed=args.seed, jax=jax.__version__, backend=jax.default_backend(),
-                  total_seconds=time.perf_counter() - start)
+    result.update(seed=args.seed, total_seconds=time.perf_counter() - start)
     suffix = f"_seed{args.seed}" if args.seed else ""
     path = out / f"exercise3_mbpo_{args.preset}{suffix}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(path, result)
     print(f"mean return by episode: {np.round(result['return_mean'], 1).tolist()}")
     print(f"first env step with mean return >= -200: "
           f"{result['first_env_steps_mean_return_ge_-200']}; wrote {path}")

@@ -17,7 +17,8 @@ random warm-up steps, 1 update per env step; MBPO with the paper's model (7 x 4 
 F = 250, horizon 1, 100k rollouts per refit (400 per env step), real ratio 0.05, G = 20 SAC
 updates per env step, the same SAC networks and warm-up. `--preset small` shrinks networks,
 rollouts and warm-up for a smoke run on a CPU. Results: `halfcheetah_<algo>.json` and
-`halfcheetah.png` in scripts/runs/ (ignored), or scripts/results/ with --write-results.
+`halfcheetah.png` in scripts/runs/ (ignored), the committed scripts/results/ with --write-results,
+or --out FOLDER.
 """
 
 import argparse
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from common import add_results_option, results_dir
 
 from mbrl_jax import envs
 from mbrl_jax.driver.loop import run_chunked
@@ -36,8 +38,8 @@ from mbrl_jax.models import EnsembleConfig
 from mbrl_jax.sac import SACConfig
 from mbrl_jax.sac import make_trainer as make_sac
 from mbrl_jax.stats.episodes import episode_returns, mean_and_ci, pad_episodes
+from mbrl_jax.stats.provenance import write_json
 
-HERE = Path(__file__).resolve().parent
 ENV_ID = "brax/halfcheetah"
 ALGOS = ("sac", "mbpo")
 
@@ -69,8 +71,7 @@ def run(algo: str, args) -> dict:
     record = {"algorithm": algo, "env": ENV_ID, "backend": args.backend, "preset": args.preset,
               "seeds": args.seeds, "planned_env_steps": args.steps, "env_steps": 0,
               "eval_steps": [], "eval_return_per_seed": [], "train_return_per_seed": [],
-              "device": str(jax.devices()[0].device_kind), "jax": jax.__version__,
-              "config": repr(config)}
+              "device": str(jax.devices()[0].device_kind), "config": repr(config)}
     rewards: list[np.ndarray] = []  # per chunk, [seeds, chunk env steps]
     dones: list[np.ndarray] = []
     start = time.perf_counter()
@@ -89,7 +90,7 @@ def run(algo: str, args) -> dict:
         record.update(env_steps=chunk.env_steps, train_return_per_seed=train.tolist(),
                       wall_seconds=elapsed,
                       wall_seconds_per_env_step=elapsed / chunk.env_steps)
-        out.write_text(json.dumps(record, indent=1) + "\n")
+        write_json(out, record)
         last = record["eval_return_per_seed"][-1] if record["eval_steps"] else []
         print(f"{algo} {chunk.env_steps:>7} env steps, {elapsed:6.0f} s, greedy return "
               f"{np.mean(last) if last else float('nan'):8.1f} (per seed "
@@ -101,7 +102,7 @@ def run(algo: str, args) -> dict:
                          keep_metrics=False, stop=lambda: time.perf_counter() > deadline)
     record.update(compile_seconds=result.compile_seconds, run_seconds=result.run_seconds,
                   run_seconds_per_env_step=result.run_seconds / max(record["env_steps"], 1))
-    out.write_text(json.dumps(record, indent=1) + "\n")
+    write_json(out, record)
     print(f"wrote {out}: {record['env_steps']} env steps in {record['wall_seconds']:.0f} s "
           f"(compile {result.compile_seconds:.0f} s)")
     return record
@@ -156,12 +157,10 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=5)
     parser.add_argument("--preset", choices=("paper", "small"), default="paper")
     parser.add_argument("--backend", default="spring", help="brax physics backend")
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--write-results", action="store_true")
+    add_results_option(parser)
     parser.add_argument("--plot", action="store_true", help="only redraw the figure")
     args = parser.parse_args()
-    args.out = args.out or HERE / ("results" if args.write_results else "runs")
-    args.out.mkdir(parents=True, exist_ok=True)
+    args.out = results_dir(args)
     if not args.plot:
         for algo in ALGOS if args.algo == "both" else (args.algo,):
             run(algo, args)

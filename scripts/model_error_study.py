@@ -19,7 +19,7 @@ MSEs are squared errors of the next observation in original units, averaged over
 Run:  python scripts/model_error_study.py            (about 6-8 minutes on 2 CPU cores)
       python scripts/model_error_study.py --quick    (a smoke run)
 Writes model_error_study.json and model_error_{one_step,kstep,disagreement}.png into scripts/runs/
-(git-ignored), or the committed scripts/results/ with --write-results.
+(git-ignored), the committed scripts/results/ with --write-results, or --out FOLDER.
 """
 
 import argparse
@@ -35,6 +35,7 @@ from scipy import stats
 
 from mbrl_jax.envs import make
 from mbrl_jax.models import EnsembleConfig, Transition, make_ensemble
+from mbrl_jax.stats.provenance import write_json
 
 KS = (1, 5, 10, 20)
 MAX_K = 20
@@ -417,13 +418,12 @@ def main():
         learning_rate=1e-3,
         weight_decay=1e-5,
     )
-    RESULTS.mkdir(exist_ok=True)
     t0 = time.perf_counter()
     if args.size_sweep:
         sweep = size_sweep(cfg, range(args.seeds), args.size_sweep, args.test_envs, args.steps)
-        (RESULTS / "model_error_size_sweep.json").write_text(json.dumps(
-            {"seeds": args.seeds, "steps_per_env": args.steps, "results": sweep,
-             "seconds": time.perf_counter() - t0}, indent=1))
+        write_json(RESULTS / "model_error_size_sweep.json",
+                   {"seeds": args.seeds, "steps_per_env": args.steps, "results": sweep,
+                    "seconds": time.perf_counter() - t0})
         plot_size_sweep(sweep)
         print(f"wrote {RESULTS / 'model_error_size_sweep.json'} and .png")
         return
@@ -466,9 +466,8 @@ def main():
         }
     )
     results["seconds"] = time.perf_counter() - t0
-    results["jax_version"] = jax.__version__
     out = RESULTS / ("model_error_study_quick.json" if args.quick else "model_error_study.json")
-    out.write_text(json.dumps(results, indent=1))
+    write_json(out, results)
     if not args.quick:
         plot(results, scatters)
     print(json.dumps(results["targets"], indent=1))

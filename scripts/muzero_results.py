@@ -13,14 +13,13 @@
 
 All seeds train as one vmapped program in compiled chunks; after every chunk each seed's current
 networks play `eval_episodes` greedy episodes (search without noise, most-visited action) inside
-the compiled program. Env steps count all parallel envs of a seed. Writes JSON and a PNG to DIR
-(default runs/muzero_results/, ignored by git; --write-results writes scripts/results/).
+the compiled program. Env steps count all parallel envs of a seed. Writes JSON and a PNG into
+scripts/runs/ (ignored by git), the committed scripts/results/ with --write-results, or --out DIR.
 """
 
 import argparse
 import ast
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,12 +28,14 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import add_results_option, results_dir  # noqa: E402
+
 from mbrl_jax import envs  # noqa: E402
 from mbrl_jax.driver.loop import scan_steps  # noqa: E402
 from mbrl_jax.muzero import MuZeroConfig, make_trainer  # noqa: E402
 from mbrl_jax.stats.plotting import plot_curves  # noqa: E402
+from mbrl_jax.stats.provenance import write_json  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 CATCH = MuZeroConfig(total_steps=2496, num_envs=8, rollout_length=16, updates_per_iteration=32,
                      batch_size=128, num_simulations=16, value_loss_weight=1.0,
                      replay_length=1000, eval_episodes=16, eval_max_steps=20)
@@ -119,9 +120,7 @@ def main():
     parser.add_argument("--preset", choices=tuple(PRESETS), action="append",
                         help="repeatable; default: catch and catch-gumbel4")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--write-results", action="store_true",
-                        help="write into scripts/results/ (committed) instead of runs/")
+    add_results_option(parser)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a MuZeroConfig field (repeatable)")
     args = parser.parse_args()
@@ -129,12 +128,10 @@ def main():
     for item in args.set:
         field, _, value = item.partition("=")
         overrides[field] = ast.literal_eval(value)
-    out = args.out or (ROOT / "scripts" / "results" if args.write_results
-                       else ROOT / "runs" / "muzero_results")
-    out.mkdir(parents=True, exist_ok=True)
+    out = results_dir(args)
     for preset in args.preset or ["catch", "catch-gumbel4"]:
         result = run(preset, args.seeds, overrides=overrides)
-        (out / f"muzero_{preset}.json").write_text(json.dumps(result, indent=1) + "\n")
+        write_json(out / f"muzero_{preset}.json", result)
         import matplotlib
 
         matplotlib.use("Agg")

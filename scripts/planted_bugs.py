@@ -7,8 +7,10 @@ run the module's fast tests; a bug the tests let through is a *survivor*.
 
 Each bug is applied to the working tree and undone afterwards (also on Ctrl-C), so run it on a
 clean checkout or a separate git worktree: `git worktree add ../mut && cd ../mut &&
-PYTHONPATH=$PWD python scripts/planted_bugs.py all`. Results go to
-`scripts/results/planted_bugs.json` (killed / survived per bug, the test that caught it).
+PYTHONPATH=$PWD python scripts/planted_bugs.py all`. Results (killed / survived per bug, the
+test that caught it) go to `scripts/runs/planted_bugs.json` (ignored by git), to the committed
+`scripts/results/planted_bugs.json` with --write-results, or to --out FILE. A module not rerun
+keeps its rows from the file, with the provenance of the run that wrote them.
 """
 
 import argparse
@@ -19,6 +21,10 @@ import signal
 import subprocess
 import sys
 import time
+
+from common import add_results_option, results_dir
+
+from mbrl_jax.stats.provenance import write_json
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -289,9 +295,11 @@ def main(argv=None) -> int:
                         help="run only the bugs whose description contains one of these; "
                              "their rows replace those of an earlier run in --out")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per bug")
-    parser.add_argument("--out", type=pathlib.Path,
-                        default=ROOT / "scripts" / "results" / "planted_bugs.json")
+    add_results_option(parser, out=False)
+    parser.add_argument("--out", type=pathlib.Path, default=None, metavar="FILE",
+                        help="the results file (default: planted_bugs.json in the folder above)")
     args = parser.parse_args(argv)
+    out = args.out or results_dir(args) / "planted_bugs.json"
     modules = sorted(BUGS) if args.modules == ["all"] else args.modules
     unknown = set(modules) - set(BUGS)
     if unknown:
@@ -303,7 +311,8 @@ def main(argv=None) -> int:
             raise SystemExit(f"mbrl_jax/ has uncommitted changes; bugs are planted on a clean "
                              f"tree:\n{dirty}")
         signal.signal(signal.SIGTERM, _restore_on_sigterm)
-    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    results = json.loads(out.read_text()) if out.exists() else {}
+    earlier, rerun = results.pop("provenance", None), set()
     for module in modules:
         tests, bugs = BUGS[module]
         rows = []
@@ -335,10 +344,12 @@ def main(argv=None) -> int:
             survived = [r["bug"] for r in rows if not r["killed"]]
             results[module] = {"planted": len(rows), "killed": len(rows) - len(survived),
                                "survived": survived, "tests": tests, "bugs": rows}
+            rerun.add(module)
             print(f"{module}: {len(rows) - len(survived)}/{len(rows)} killed", flush=True)
     if not args.list:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        for module in set(results) - rerun:  # rows this run left as they were: their own origin
+            results[module].setdefault("provenance", earlier)
+        write_json(out, results)
     return 0
 
 

@@ -14,7 +14,7 @@ Run:  python scripts/tutorial_exercise3.py                      (SAC, 5 seeds, 1
       python scripts/tutorial_exercise3.py --quick              (a smoke run)
       python scripts/tutorial_exercise3.py --write-results      (write to scripts/results/)
       python scripts/tutorial_exercise3.py --plot-only A.json B.json --plot-path P.png
-By default results go to scripts/out/ (ignored by git).
+By default results go to scripts/runs/ (ignored by git); --out DIR writes them to DIR.
 """
 
 import argparse
@@ -25,15 +25,16 @@ import time
 
 import jax
 import numpy as np
-from exercise3_mbpo import PRESETS  # this folder (scripts/) is on the path
+from common import add_results_option, results_dir  # this folder (scripts/) is on the path
+from exercise3_mbpo import PRESETS
 
 from mbrl_jax import envs
 from mbrl_jax.core.types import Transition
 from mbrl_jax.driver.loop import scan_steps
 from mbrl_jax.sac import SACConfig, make_agent_for_env, make_trainer
 from mbrl_jax.stats.episodes import mean_and_ci
+from mbrl_jax.stats.provenance import write_json
 
-HERE = pathlib.Path(__file__).resolve().parent
 ENV_ID = "Pendulum-v1"
 TARGET_RETURN = -200.0
 EVAL_EVERY = 500
@@ -252,31 +253,27 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 seeds, 1000 steps")
     parser.add_argument("--mbpo-preset", default="cpu", choices=PRESETS,
                         help="MBPO's settings (exercise3_mbpo.pendulum_config)")
-    parser.add_argument("--write-results", action="store_true",
-                        help="write to scripts/results/ (committed) instead of scripts/out/")
+    add_results_option(parser)
     parser.add_argument("--plot-only", type=pathlib.Path, nargs="+", default=None,
                         metavar="JSON", help="only draw these result files (label: file name) "
                         "into --plot-path")
     parser.add_argument("--plot-path", type=pathlib.Path, default=None)
     args = parser.parse_args()
     if args.plot_only:
-        path = args.plot_path or HERE / "out" / "tutorial_exercise3.png"
+        path = args.plot_path or results_dir(args) / "tutorial_exercise3.png"
         plot({p.stem.removeprefix("tutorial_exercise3_"): json.loads(p.read_text())
               for p in args.plot_only}, path)
         print(f"plot: {path}")
         return
-    out = HERE / ("results" if args.write_results else "out")
-    out.mkdir(exist_ok=True)
+    out = results_dir(args)
     default_steps = {"sac": 10_000, "mbpo": 3_000}
     for name in args.methods:
         steps = 1_000 if args.quick else (args.steps or default_steps.get(name, 10_000))
         extra = {"preset": args.mbpo_preset} if name == "mbpo" else {}
         result = METHODS[name](2 if args.quick else args.seeds, steps, args.seed, **extra)
         result["summary"] = summarise(result)
-        result.update(jax=jax.__version__, backend=jax.default_backend(),
-                      date=time.strftime("%Y-%m-%d"))
         path = out / f"tutorial_exercise3_{name}.json"
-        path.write_text(json.dumps(result, indent=1, default=float) + "\n")
+        write_json(path, result)
         s = result["summary"]
         print(f"{name}: final eval return {s['final_eval_mean']:.1f} +- "
               f"{s['final_eval_ci95']:.1f}; mean >= {TARGET_RETURN} from env step "

@@ -45,3 +45,17 @@ def test_protocol_text_follows_the_payload(tmp_path):
     text = path.read_text()
     assert "alternating" not in text and "untimed" not in text
     assert "Note: measured under load." in text
+
+
+def test_machine_and_commit_come_from_the_provenance_block(tmp_path):
+    from mbrl_jax.stats.provenance import describe, provenance
+
+    payload = _payload()
+    del payload["machine"], payload["date"]
+    payload = {"provenance": provenance(["benchmarks/sac_vs_rejax.py", "--quick"]), **payload}
+    path = tmp_path / "new.md"
+    write_markdown(payload, path)
+    text = path.read_text()
+    assert describe(payload["provenance"]) in text
+    assert "`benchmarks/sac_vs_rejax.py --quick`" in text
+    assert f"({payload['provenance']['machine']['cores']} cores; other jobs" in text
