@@ -19,6 +19,8 @@ def test_train_writes_outputs_and_summary(tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["env_kwargs"] == {"is_slippery": False}
     assert config["config"]["planning_steps"] == 5 and config["seeds"] == 3
+    assert config["provenance"]["command"].startswith("mbrl-jax train dyna-q --env FrozenLake")
+    assert config["provenance"]["versions"]["jax"]
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert "NaN" not in "".join(lines)  # strict JSON: a chunk without episodes writes null
     assert [json.loads(x)["step"] for x in lines] == [150, 300, 400]

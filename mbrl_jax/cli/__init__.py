@@ -25,6 +25,7 @@ from mbrl_jax.cli.common import (
 )
 from mbrl_jax.cli.registry import registry
 from mbrl_jax.core.errors import ConfigError
+from mbrl_jax.stats.provenance import write_json
 
 
 def _env_table() -> str:
@@ -133,9 +134,8 @@ def _train(args) -> Path:
     if saved is not None:
         expect = {**_resume_expectation(args, spec, saved),
                   "eval_every": eval_every}
-    (out / "config.json").write_text(json.dumps({
-        **meta, "label": spec.label(config), "jax": jax.__version__,
-        "backend": jax.default_backend()}, indent=2) + "\n")
+    write_json(out / "config.json", {**meta, "label": spec.label(config)},
+               argv=["mbrl-jax", *args.argv])
 
     total = trainer.num_env_steps
     checkpoint_every = None if args.no_checkpoints else (
@@ -182,6 +182,7 @@ def _train(args) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in config.json
     from mbrl_jax.cli import compare, sweep
     from mbrl_jax.driver.checkpoint import CheckpointMismatchError
     from mbrl_jax.driver.run import RunError, RunSetupError

@@ -31,6 +31,7 @@ from mbrl_jax.driver.sweep import (
     point_name,
 )
 from mbrl_jax.stats import report
+from mbrl_jax.stats.provenance import write_json
 
 
 def _parse_set(text: str) -> tuple[str, list]:
@@ -142,11 +143,11 @@ def run_command(args) -> Path:
             metrics = {k: v[part] for k, v in result.metrics.items()}
             evals = {k: v[part] for k, v in result.eval_metrics.items()}
             values = {**static_point, **point}
-            (folder / "config.json").write_text(json.dumps({
+            write_json(folder / "config.json", {
                 "name": point_name(values), "algorithm": args.algorithm, "env": args.env,
                 "env_kwargs": env_kwargs, "seeds": args.seeds, "seed": args.seed,
                 "sweep_point": values, "config": dataclasses.asdict(config),
-                "eval_every": eval_every}, indent=2) + "\n")
+                "eval_every": eval_every}, argv=["mbrl-jax", *args.argv])
             per_s = num * args.seeds * trainer.num_env_steps / max(result.run_seconds, 1e-9)
             (folder / "run.json").write_text(json.dumps({
                 "status": "complete", "env_steps": trainer.num_env_steps,
