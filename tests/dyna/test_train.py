@@ -21,40 +21,8 @@ MAZE = envs.make("DynaMaze")
 SMALL = DynaConfig(planning_steps=5, total_steps=300)
 
 
-def test_same_key_same_result():
-    train = jax.jit(make_train(SMALL, *MAZE))
-    a = train(jax.random.key(3))
-    b = train(jax.random.key(3))
-    c = train(jax.random.key(4))
-    assert tree_equal(a, b)
-    assert not tree_equal(a, c)
-
-
-def test_vmap_equals_single_runs():
-    train = make_train(SMALL, *MAZE)
-    keys = jax.random.split(jax.random.key(0), 3)
-    batched = jax.jit(jax.vmap(train))(keys)
-    for i in range(3):
-        single = jax.jit(train)(keys[i])
-        assert tree_equal(jax.tree.map(lambda x, i=i: x[i], batched), single)
-
-
-def test_second_call_does_not_retrace():
-    # New keys and new hyperparameter values reuse the compiled program: hyperparameters are
-    # traced arrays, not Python constants baked into the trace.
-    train = make_train(SMALL, *MAZE)
-    traces = 0
-
-    def counted(key, hparams):
-        nonlocal traces
-        traces += 1
-        return train(key, hparams)
-
-    fn = jax.jit(counted)
-    fn(jax.random.key(0), SMALL.hparams())
-    other = DynaConfig(planning_steps=5, total_steps=300, alpha=0.5, epsilon=0.3, gamma=0.9)
-    fn(jax.random.key(1), other.hparams())
-    assert traces == 1
+# Determinism, vmap == single runs, no retrace and sweeps under vmap: tests/test_contract.py,
+# for every registered algorithm (dyna-q and dyna-q+ among them).
 
 
 @pytest.mark.parametrize("variant", ["dyna-q", "dyna-q+"])
@@ -68,21 +36,6 @@ def test_chunked_run_equals_single_program(variant):
     assert seen == [(60, (4, 60)), (120, (4, 60)), (180, (4, 60)), (240, (4, 60)), (250, (4, 10))]
     assert tree_equal(result.state, state)
     assert tree_equal(result.metrics, metrics)
-
-
-def test_hyperparameters_sweep_with_vmap():
-    train = make_train(SMALL, *MAZE)
-    epsilons = jnp.array([0.0, 0.5, 1.0])
-    hp = DynaHParams(alpha=jnp.full(3, 0.1), gamma=jnp.full(3, 0.95), epsilon=epsilons,
-                     kappa=jnp.zeros(3))
-    keys = jax.random.split(jax.random.key(0), 3)
-    swept = jax.jit(jax.vmap(train))(keys, hp)
-    for i in range(3):
-        single = jax.jit(train)(keys[i], jax.tree.map(lambda x, i=i: x[i], hp))
-        assert tree_equal(jax.tree.map(lambda x, i=i: x[i], swept), single)
-    # the chunked driver accepts the same sweep
-    result = run_chunked(make_trainer(SMALL, *MAZE), keys, hp, chunk_steps=100)
-    assert tree_equal(result.state, swept[0])
 
 
 @pytest.mark.parametrize("kwargs, field", [

@@ -7,7 +7,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import tree_equal
 from counter_env import Counter
 
 from mbrl_jax import envs
@@ -25,40 +24,21 @@ def train():
     return jax.jit(make_train(SMALL, *PENDULUM))
 
 
-def test_vmap_over_seeds_and_hparams_equals_single_runs_without_retrace(train):
-    traces = 0
-    inner = make_train(SMALL, *PENDULUM)
-
-    def counted(key, hparams):
-        nonlocal traces
-        traces += 1
-        return inner(key, hparams)
-
+def test_updates_start_after_warm_up_and_the_temperature_lr_is_swept():
+    """SAC's own schedule, on a sweep of three learning rates (vmap == single runs and no
+    retrace are tests/test_contract.py's, for every algorithm)."""
     lrs = jnp.array([1e-4, 3e-4, 1e-2], jnp.float32)
     hp = SACHParams(actor_lr=lrs, critic_lr=lrs, alpha_lr=lrs, gamma=jnp.full(3, 0.9),
                     tau=jnp.full(3, 0.05))
     keys = jax.random.split(jax.random.key(0), 3)
-    batched = jax.jit(jax.vmap(counted))
-    out = batched(keys, hp)
-    again = batched(keys, hp)
-    other = batched(jax.random.split(jax.random.key(1), 3), hp.replace(tau=jnp.full(3, 0.1)))
-    assert traces == 1
-    assert tree_equal(out, again)                       # same keys, same pytrees
-    assert not tree_equal(out[0], other[0])
-    state, metrics = out
+    state, metrics = jax.jit(jax.vmap(make_train(SMALL, *PENDULUM)))(keys, hp)
     # no updates during the 10 warm-up steps, then G = 2 per env step
     np.testing.assert_array_equal(state.num_updates, [(40 - 10) * 2] * 3)
     assert metrics["reward"].shape == (3, 40, 2) and metrics["done"].shape == (3, 40, 2)
     assert np.all(np.asarray(metrics["critic_loss"])[:, :10] == 0)
     assert np.all(np.asarray(metrics["critic_loss"])[:, 10:] > 0)
-    for i in range(3):
-        single = train(keys[i], jax.tree.map(lambda x, i=i: x[i], hp))
-        # the batched program may round matmuls differently: equal to float32 precision
-        for got, want in zip(jax.tree.leaves(jax.tree.map(lambda x, i=i: x[i], out)),
-                             jax.tree.leaves(single), strict=True):
-            np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
     # a larger temperature learning rate moves log_alpha further
-    assert abs(float(out[0].log_alpha[2])) > 10 * abs(float(out[0].log_alpha[0]))
+    assert abs(float(state.log_alpha[2])) > 10 * abs(float(state.log_alpha[0]))
 
 
 def test_evaluate_hook_runs_deterministic_episodes():
