@@ -57,7 +57,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     # The shortest allowed prefill; updates cost the same before it (computed, then discarded).
     preset = PRESETS[args.preset]
-    config = DreamerConfig(total_steps=10_000, prefill_steps=preset["sequence_length"], **preset)
+    config = DreamerConfig(total_steps=10_000, warmup_steps=preset["sequence_length"], **preset)
     env, env_params = envs.make("CartPole-v1")
     trainer = make_trainer(config, env, env_params)
 

@@ -34,12 +34,12 @@ PRESETS = {
     # to 283: the critic gets 3e-4 and REINFORCE advantages are centred (`center_advantages`).
     "cpu": dict(deter_size=64, hidden_size=64, num_layers=2, stoch_groups=8, stoch_classes=8,
                 batch_size=8, sequence_length=32, train_ratio=32.0,
-                env_steps_per_iteration=16, prefill_steps=1024,
+                env_steps_per_iteration=16, warmup_steps=1024,
                 model_lr=3e-4, actor_lr=1e-4, critic_lr=3e-4, center_advantages=True),
     # The sizes the brief suggests, with a train ratio closer to DreamerV3's.
     "gpu": dict(deter_size=256, hidden_size=256, num_layers=2, stoch_groups=16, stoch_classes=16,
                 batch_size=16, sequence_length=64, train_ratio=128.0,
-                env_steps_per_iteration=16, prefill_steps=1024),
+                env_steps_per_iteration=16, warmup_steps=1024),
 }
 # CartPole's only learning signal is termination; gamma 0.99 (value scale 100, not 333) is our
 # departure from DreamerV3's 0.997 there (see the package docstring).

@@ -9,7 +9,7 @@
     [--seeds 5] [--out DIR] [--write-results] [--set FIELD=VALUE ...]
 
 `--set` overrides a field of the preset's `MuZeroConfig` (a Python literal, e.g.
-`--set total_steps=1563 --set discount=0.997`), for shortened or exploratory runs.
+`--set total_steps=1563 --set gamma=0.997`), for shortened or exploratory runs.
 
 All seeds train as one vmapped program in compiled chunks; after every chunk each seed's current
 networks play `eval_episodes` greedy episodes (search without noise, most-visited action) inside
@@ -36,9 +36,10 @@ from mbrl_jax.muzero import MuZeroConfig, make_trainer  # noqa: E402
 from mbrl_jax.stats.plotting import plot_curves  # noqa: E402
 from mbrl_jax.stats.provenance import write_json  # noqa: E402
 
-CATCH = MuZeroConfig(total_steps=2496, num_envs=8, rollout_length=16, updates_per_iteration=32,
-                     batch_size=128, num_simulations=16, value_loss_weight=1.0,
-                     replay_length=1000, eval_episodes=16, eval_max_steps=20)
+CATCH = MuZeroConfig(total_steps=2496, num_envs=8, env_steps_per_iteration=16,
+                     updates_per_iteration=32, batch_size=128, num_simulations=16,
+                     value_loss_weight=1.0,
+                     buffer_size=1000, eval_episodes=16, eval_max_steps=20)
 PRESETS = {  # name: (env id, config, target mean return, target within env steps, chunks)
     "catch": ("Catch-bsuite", CATCH, 0.9, 20_000, 12),
     "catch-gumbel4": ("Catch-bsuite", dataclasses.replace(CATCH, search="gumbel",
@@ -47,14 +48,14 @@ PRESETS = {  # name: (env id, config, target mean return, target within env step
     # horizon (discount 0.997, 50-step returns) and values bootstrapped from the current networks
     # rather than from the replay's stale search values.
     "cartpole": ("CartPole-v1", MuZeroConfig(
-        total_steps=3125, num_envs=16, rollout_length=16, updates_per_iteration=32,
+        total_steps=3125, num_envs=16, env_steps_per_iteration=16, updates_per_iteration=32,
         batch_size=256, num_simulations=16, value_loss_weight=1.0, support_size=20,
-        replay_length=2000, discount=0.997, td_steps=50, value_bootstrap="network",
+        buffer_size=2000, gamma=0.997, td_steps=50, value_bootstrap="network",
         eval_episodes=8, eval_max_steps=500), 475.0, 50_000, 10),
     "breakout": ("Breakout-MinAtar", MuZeroConfig(
-        total_steps=6250, num_envs=16, rollout_length=16, updates_per_iteration=16,
+        total_steps=6250, num_envs=16, env_steps_per_iteration=16, updates_per_iteration=16,
         batch_size=256, num_simulations=16, value_loss_weight=1.0, conv=True,
-        hidden_sizes=(128,), latent_size=128, replay_length=2000, eval_episodes=8,
+        hidden_sizes=(128,), latent_size=128, buffer_size=2000, eval_episodes=8,
         eval_max_steps=1000), None, 100_000, 10),
 }
 # A 2-core CPU variant, 40k env steps per seed: 29 minutes at 3 seeds on the loaded CPU.
@@ -65,7 +66,7 @@ for _name in ("cartpole", "breakout"):
     _env, _cfg, _target, _budget, _chunks = PRESETS[_name]
     PRESETS[f"{_name}-gpu"] = (_env, dataclasses.replace(
         _cfg, num_envs=4 * _cfg.num_envs, total_steps=_cfg.total_steps // 4,
-        rollout_length=8, batch_size=2 * _cfg.batch_size), _target, _budget, _chunks)
+        env_steps_per_iteration=8, batch_size=2 * _cfg.batch_size), _target, _budget, _chunks)
 
 
 def run(preset: str, num_seeds: int, seed: int = 0, overrides: dict | None = None):
@@ -92,7 +93,7 @@ def run(preset: str, num_seeds: int, seed: int = 0, overrides: dict | None = Non
         reward, finished = np.asarray(metrics["reward"]), np.asarray(metrics["done"])
         train_returns.append((reward.sum(axis=(1, 2)) / np.maximum(
             finished.sum(axis=(1, 2)), 1)).tolist())
-        steps.append(done_iters * config.rollout_length * config.num_envs)
+        steps.append(done_iters * config.env_steps_per_iteration * config.num_envs)
         returns.append(ret.tolist())
         wall.append(time.perf_counter() - t0)
         print(f"{preset}: {steps[-1]:>7d} env steps  greedy return {ret.mean():8.3f} "

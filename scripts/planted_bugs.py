@@ -83,7 +83,7 @@ BUGS = {
          "updates on windows that run past the written steps"),
         ("mbrl_jax/muzero/train.py", "final_obs = out.final_obs", "final_obs = out.obs",
          "truncation bootstrap from the reset obs"),
-        ("mbrl_jax/muzero/agent.py", "discount = jnp.full_like(reward, hparams.discount)",
+        ("mbrl_jax/muzero/agent.py", "discount = jnp.full_like(reward, hparams.gamma)",
          "discount = jnp.ones_like(reward)", "search ignores the discount"),
     ]),
     "dreamer": (["tests/dreamer/test_dreamer_oracles.py", "tests/dreamer/test_dreamer_math.py",

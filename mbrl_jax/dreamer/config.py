@@ -51,8 +51,8 @@ class DreamerConfig:
       train_ratio: replayed steps per env step (DreamerV3's definition). Gradient updates per
         iteration = train_ratio * F * num_envs / (batch_size * sequence_length), which must be a
         whole number >= 1 (see `updates_per_iteration`, `updates_per_env_step`).
-      prefill_steps: env steps (per stream) of uniformly random actions before updates begin.
-      buffer_capacity: rows per env stream in the sequence replay.
+      warmup_steps: env steps (per stream) of uniformly random actions before updates begin.
+      buffer_size: rows per env stream in the sequence replay.
     World model:
       batch_size, sequence_length: replayed windows per update and their length.
       deter_size: GRU width.
@@ -89,8 +89,8 @@ class DreamerConfig:
     num_envs: int = 1
     env_steps_per_iteration: int = 16
     train_ratio: float = 32.0
-    prefill_steps: int = 1024
-    buffer_capacity: int = 100_000
+    warmup_steps: int = 1024
+    buffer_size: int = 100_000
     batch_size: int = 16
     sequence_length: int = 32
     deter_size: int = 256
@@ -141,10 +141,10 @@ class DreamerConfig:
         """A run of a few seconds on the CPU (8-unit networks, 32 steps, 2 x 4 latents): for
         tests and smoke runs, not for learning."""
         return cls(**{
-            "total_steps": 32, "env_steps_per_iteration": 8, "prefill_steps": 16,
+            "total_steps": 32, "env_steps_per_iteration": 8, "warmup_steps": 16,
             "batch_size": 2, "sequence_length": 8, "train_ratio": 2.0, "deter_size": 8,
             "hidden_size": 8, "num_layers": 1, "stoch_groups": 2, "stoch_classes": 4,
-            "horizon": 3, "buffer_capacity": 64, **overrides})
+            "horizon": 3, "buffer_size": 64, **overrides})
 
     @property
     def num_iterations(self) -> int:
@@ -169,13 +169,13 @@ class DreamerConfig:
 
     def validate(self) -> "DreamerConfig":
         """Raise ConfigError naming the first invalid field and what to change."""
-        for name in ("total_steps", "num_envs", "env_steps_per_iteration", "buffer_capacity",
+        for name in ("total_steps", "num_envs", "env_steps_per_iteration", "buffer_size",
                      "batch_size", "sequence_length", "deter_size", "stoch_groups",
                      "stoch_classes", "hidden_size", "horizon", "eval_episodes",
                      "eval_max_steps"):
             _check_int(name, getattr(self, name), 1)
         _check_int("num_layers", self.num_layers, 0)
-        _check_int("prefill_steps", self.prefill_steps, 0)
+        _check_int("warmup_steps", self.warmup_steps, 0)
         _check_int("num_bins", self.num_bins, 3)
         if self.num_bins % 2 == 0:
             raise ConfigError("num_bins", f"must be odd (a bin at exactly 0), got {self.num_bins}")
@@ -183,12 +183,12 @@ class DreamerConfig:
             raise ConfigError("total_steps", f"must be a multiple of env_steps_per_iteration "
                                              f"({self.env_steps_per_iteration}), got "
                                              f"{self.total_steps}")
-        if self.prefill_steps < self.sequence_length:
-            raise ConfigError("prefill_steps", f"must be >= sequence_length "
+        if self.warmup_steps < self.sequence_length:
+            raise ConfigError("warmup_steps", f"must be >= sequence_length "
                                                f"({self.sequence_length}) so replayed windows "
-                                               f"hold written steps, got {self.prefill_steps}")
-        if self.sequence_length > self.buffer_capacity:
-            raise ConfigError("sequence_length", "must not exceed buffer_capacity")
+                                               f"hold written steps, got {self.warmup_steps}")
+        if self.sequence_length > self.buffer_size:
+            raise ConfigError("sequence_length", "must not exceed buffer_size")
         _check_float("train_ratio", self.train_ratio, 0.0, math.inf, low_open=True)
         replayed = self.train_ratio * self.env_steps_per_iteration * self.num_envs
         per_update = self.batch_size * self.sequence_length

@@ -5,9 +5,9 @@
     metrics["reward"]   # [5, total_steps, num_envs]
 
 One iteration = `env_steps_per_iteration` (F) steps of `num_envs` vmapped envs, acting with the
-recurrent policy (uniformly random actions for the first `prefill_steps`), each written to the
+recurrent policy (uniformly random actions for the first `warmup_steps`), each written to the
 sequence replay, then `updates_per_iteration` gradient updates on replayed windows (a no-op
-while fewer than `prefill_steps` steps were taken: the update is computed and discarded, which
+while fewer than `warmup_steps` steps were taken: the update is computed and discarded, which
 keeps one static program). gymnax auto-resets inside `step`: the step that ends an episode
 writes the true final observation (`info["final_observation"]`) with its reward and
 `is_terminal = terminated` (a time-limit truncation is not terminal), and then the next
@@ -89,7 +89,7 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
         first = row(obs, zeros_a, jnp.zeros((e,)), jnp.ones((e,), bool), jnp.zeros((e,), bool))
         example = jax.tree.map(lambda x: x[0], first)
         replay = sequence_buffer.add(
-            sequence_buffer.init(example, e, c.buffer_capacity), first)
+            sequence_buffer.init(example, e, c.buffer_size), first)
         return DreamerCarry(agent=agent.init(agent_key), replay=replay, env_state=env_state,
                             obs=obs, policy=agent.initial_carry((e,)),
                             is_first=jnp.ones((e,), bool), steps=jnp.int32(0), key=key)
@@ -104,9 +104,9 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
         else:
             random = jax.random.uniform(rand_key, (e, action_dim), minval=-1.0, maxval=1.0)
             model_random = random
-        prefill = carry.steps < c.prefill_steps
-        action = jnp.where(prefill, random, action)
-        policy = ActCarry(policy.rssm, jnp.where(prefill, model_random, policy.prev_action))
+        warm = carry.steps < c.warmup_steps
+        action = jnp.where(warm, random, action)
+        policy = ActCarry(policy.rssm, jnp.where(warm, model_random, policy.prev_action))
         out = envs.collect.step(env, env_params, env_key, carry.env_state, to_env(action))
         zeros_a = jnp.zeros((e, action_dim), jnp.float32)
         arrive = row(out.final_obs, policy.prev_action, out.reward, jnp.zeros((e,), bool),
@@ -123,7 +123,7 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
         batch = sequence_buffer.sample(carry.replay, sample_key, c.batch_size, c.sequence_length)
         batch = batch._replace(is_first=batch.is_first.at[:, 0].set(True))
         new_agent, metrics = agent.update(carry.agent, batch, update_key, hparams)
-        ready = carry.steps >= c.prefill_steps
+        ready = carry.steps >= c.warmup_steps
         new_agent = jax.tree.map(lambda n, o: jnp.where(ready, n, o), new_agent, carry.agent)
         return carry.replace(agent=new_agent, key=key), metrics
 
@@ -131,7 +131,7 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
         carry, env_metrics = jax.lax.scan(env_step, carry, None, length=c.env_steps_per_iteration)
         carry, update_metrics = jax.lax.scan(lambda cr, _: update_step(cr, hparams), carry, None,
                                              length=c.updates_per_iteration)
-        ready = carry.steps >= c.prefill_steps
+        ready = carry.steps >= c.warmup_steps
         losses = {k: jnp.broadcast_to(jnp.where(ready, v.mean(), 0.0),
                                       (c.env_steps_per_iteration,))
                   for k, v in update_metrics.items()}
@@ -160,7 +160,7 @@ def make_train(config: DreamerConfig, env, env_params):
     """`train(key, hparams=None) -> (DreamerState, metrics)`: the whole run as one `lax.scan`
     (`hparams`: `DreamerHParams`, default the config's; vmap over them to sweep). metrics:
     "reward", "done", "terminated" `[total_steps, num_envs]`; losses `[total_steps]` (the mean of
-    the iteration's updates, 0 before updates begin: the prefill)."""
+    the iteration's updates, 0 before updates begin: the warm-up)."""
     return make_train_fn(make_trainer(config, env, env_params))
 
 

@@ -34,7 +34,7 @@ class MBPOConfig:
         warm; the model is first fitted at the end of the first iteration).
       num_envs: parallel envs per seed; each env step adds `num_envs` real transitions (the G
         SAC updates, the refit period F and the warm-up count env steps of the batch of envs).
-      env_buffer_size: capacity of the real-transition buffer (paper: 10^6; at most
+      buffer_size: capacity of the real-transition buffer (paper: 10^6; at most
         total_steps * num_envs rows are ever used, so the smaller of the two is allocated).
       rollout_starts: M, real start states per refit, rolled out all at once (paper: 10^5 per
         250 steps, i.e. 400 per env step).
@@ -64,7 +64,7 @@ class MBPOConfig:
     env_steps_per_iteration: int = 250
     warmup_steps: int = 250
     num_envs: int = 1
-    env_buffer_size: int = 1_000_000
+    buffer_size: int = 1_000_000
     rollout_starts: int = 10_000
     rollout_schedule: tuple[int, int, int, int] = (0, 1, 1, 1)
     model_retain_periods: int = 4
@@ -97,7 +97,7 @@ class MBPOConfig:
 
     @property
     def env_capacity(self) -> int:
-        return min(self.env_buffer_size, self.total_steps * self.num_envs)
+        return min(self.buffer_size, self.total_steps * self.num_envs)
 
     def model_config(self, obs_dim: int, action_dim: int) -> EnsembleConfig:
         """The ensemble for an env with these sizes (continuous actions)."""
@@ -108,7 +108,7 @@ class MBPOConfig:
 
     def validate(self) -> "MBPOConfig":
         """Raise ConfigError (naming the field and what to change) on any invalid value."""
-        for name in ("total_steps", "env_steps_per_iteration", "env_buffer_size", "num_envs",
+        for name in ("total_steps", "env_steps_per_iteration", "buffer_size", "num_envs",
                      "rollout_starts", "model_retain_periods", "updates_per_step"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("warmup_steps", self.warmup_steps, minimum=0)

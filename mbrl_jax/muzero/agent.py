@@ -71,7 +71,7 @@ def make_act(config: MuZeroConfig, nets, num_actions: int, search: SearchFn | No
             hidden, reward_logits = nets.dynamics(params, hidden, action)
             logits, value_logits = nets.predict(params, hidden)
             reward = logits_to_scalar(reward_logits, support)
-            discount = jnp.full_like(reward, hparams.discount)
+            discount = jnp.full_like(reward, hparams.gamma)
             return mcts.RecurrentFnOutput(reward, discount, logits,
                                           logits_to_scalar(value_logits, support)), hidden
 
@@ -111,7 +111,7 @@ def make_agent(config: MuZeroConfig, obs_shape: tuple, num_actions: int,
                 params, nets, windows.obs, config.unroll_steps, config.td_steps,
                 config.support_size))
         targets = jax.vmap(functools.partial(
-            make_targets, discount=hparams.discount, unroll_steps=config.unroll_steps,
+            make_targets, discount=hparams.gamma, unroll_steps=config.unroll_steps,
             td_steps=config.td_steps))(windows)
         return unroll_loss(params, nets, windows.obs[:, 0], targets, config.support_size,
                            hparams.value_loss_weight)

@@ -17,14 +17,15 @@ SEARCHES = ("muzero", "gumbel")
 
 @struct.dataclass
 class MuZeroHParams:
-    """Sweepable numbers: discount (of the search and the n-step targets), value_loss_weight."""
+    """Sweepable numbers: gamma, the discount of the search and the n-step targets;
+    value_loss_weight."""
 
-    discount: jnp.ndarray
+    gamma: jnp.ndarray
     value_loss_weight: jnp.ndarray
 
     def validate(self) -> "MuZeroHParams":
         """Check concrete values (every point of a sweep); raise ConfigError naming the field."""
-        check_range("discount", self.discount, 0.0, 1.0)
+        check_range("gamma", self.gamma, 0.0, 1.0)
         check_range("value_loss_weight", self.value_loss_weight, 0.0, np.inf)
         return self
 
@@ -34,13 +35,13 @@ class MuZeroConfig:
     """MuZero (Schrittwieser et al. 2020), optionally with Gumbel root search (Danihelka et al.
     2022), trained on self-play in `num_envs` vmapped envs.
 
-    One iteration: `rollout_length` env steps in every env (a search per step), then
+    One iteration: `env_steps_per_iteration` env steps in every env (a search per step), then
     `updates_per_iteration` gradient steps on batches of `batch_size` positions from the replay.
 
     Attributes:
-      total_steps: env steps per env (a run has total_steps // rollout_length iterations).
+      total_steps: env steps per env (a run has total_steps // env_steps_per_iteration iterations).
       num_envs: parallel envs self-playing.
-      rollout_length: env steps per iteration (F).
+      env_steps_per_iteration: env steps per iteration (F).
       updates_per_iteration: gradient updates per iteration (G).
       batch_size: positions per update.
       num_simulations: search simulations per step.
@@ -58,7 +59,7 @@ class MuZeroConfig:
         when the step was played) or "network" (the current networks' value of the stored
         observation, recomputed at every update without gradient: fresh as the replay ages,
         like MuZero Reanalyze's values).
-      replay_length: env steps of trajectory kept per env (the sequences the windows are cut
+      buffer_size: env steps of trajectory kept per env (the sequences the windows are cut
         from); must exceed unroll_steps + td_steps.
       support_size: S, value and reward categorical over -S..S after h(x): values up to
         h^-1(S) can be represented (about 117 for S = 10, 440 for S = 20).
@@ -68,13 +69,13 @@ class MuZeroConfig:
       hidden_sizes, latent_size: MLP widths and hidden-state size D.
       conv: a small conv torso under the representation (MinAtar grids).
       learning_rate, max_grad_norm: Adam and global-norm clipping.
-      discount, value_loss_weight: defaults of `MuZeroHParams`.
+      gamma, value_loss_weight: defaults of `MuZeroHParams` (gamma: the discount).
       eval_episodes, eval_max_steps: `Trainer.evaluate` (search with temperature 0).
     """
 
     total_steps: int = 20_000
     num_envs: int = 8
-    rollout_length: int = 16
+    env_steps_per_iteration: int = 16
     updates_per_iteration: int = 4
     batch_size: int = 128
     num_simulations: int = 16
@@ -87,7 +88,7 @@ class MuZeroConfig:
     unroll_steps: int = 5
     td_steps: int = 10
     value_bootstrap: Literal["search", "network"] = "search"
-    replay_length: int = 2000
+    buffer_size: int = 2000
     support_size: int = 10
     max_abs_reward: float = 1.0
     hidden_sizes: tuple = (64,)
@@ -95,7 +96,7 @@ class MuZeroConfig:
     conv: bool = False
     learning_rate: float = 1e-3
     max_grad_norm: float = 5.0
-    discount: float = 0.99
+    gamma: float = 0.99
     value_loss_weight: float = 0.25
     eval_episodes: int = 8
     eval_max_steps: int = 500
@@ -111,24 +112,24 @@ class MuZeroConfig:
 
     @property
     def num_iterations(self) -> int:
-        return self.total_steps // self.rollout_length
+        return self.total_steps // self.env_steps_per_iteration
 
     def hparams(self) -> MuZeroHParams:
-        return MuZeroHParams(discount=jnp.float32(self.discount),
+        return MuZeroHParams(gamma=jnp.float32(self.gamma),
                              value_loss_weight=jnp.float32(self.value_loss_weight))
 
     def validate(self) -> "MuZeroConfig":
         """Raise ConfigError (naming the field and what to change) on any invalid value."""
-        for field, minimum in (("total_steps", 1), ("num_envs", 1), ("rollout_length", 1),
+        for field, minimum in (("total_steps", 1), ("num_envs", 1), ("env_steps_per_iteration", 1),
                                ("updates_per_iteration", 1), ("batch_size", 1),
                                ("num_simulations", 1), ("max_num_considered_actions", 1),
-                               ("unroll_steps", 1), ("td_steps", 1), ("replay_length", 2),
+                               ("unroll_steps", 1), ("td_steps", 1), ("buffer_size", 2),
                                ("support_size", 1), ("latent_size", 1), ("eval_episodes", 1),
                                ("eval_max_steps", 1)):
             _check_int(field, getattr(self, field), minimum)
-        if self.total_steps < self.rollout_length:
-            raise ConfigError("total_steps", f"must be at least rollout_length "
-                              f"({self.rollout_length}), got {self.total_steps}")
+        if self.total_steps < self.env_steps_per_iteration:
+            raise ConfigError("total_steps", f"must be at least env_steps_per_iteration "
+                              f"({self.env_steps_per_iteration}), got {self.total_steps}")
         if self.search not in SEARCHES:
             raise ConfigError("search", f"must be one of {SEARCHES}, got {self.search!r}")
         if self.value_bootstrap not in ("search", "network"):
@@ -137,20 +138,20 @@ class MuZeroConfig:
         if self.q_normalisation not in ("parent_and_siblings", "tree"):
             raise ConfigError("q_normalisation", "must be 'parent_and_siblings' or 'tree', "
                               f"got {self.q_normalisation!r}")
-        if self.rollout_length > self.replay_length:
+        if self.env_steps_per_iteration > self.buffer_size:
             raise ConfigError(
-                "rollout_length", f"must be at most replay_length ({self.replay_length}), got "
-                f"{self.rollout_length}: one iteration's writes would wrap onto columns it has "
-                "just written (which write wins is unspecified)")
-        if self.unroll_steps + self.td_steps >= self.replay_length:
+                "env_steps_per_iteration", f"must be at most buffer_size ({self.buffer_size}), "
+                f"got {self.env_steps_per_iteration}: one iteration's steps would overwrite each "
+                "other before any update sees them")
+        if self.unroll_steps + self.td_steps >= self.buffer_size:
             raise ConfigError(
                 "unroll_steps", f"unroll_steps + td_steps ({self.unroll_steps} + "
-                f"{self.td_steps}) must be shorter than replay_length ({self.replay_length}), "
+                f"{self.td_steps}) must be shorter than buffer_size ({self.buffer_size}), "
                 "the sequences windows are cut from; shorten the unroll or lengthen the replay")
         if len(self.temperatures) != 3 or any(t < 0 for t in self.temperatures):
             raise ConfigError("temperatures", f"must be 3 values >= 0, got {self.temperatures}")
-        if not 0.0 <= self.discount <= 1.0:
-            raise ConfigError("discount", f"must be in [0, 1], got {self.discount}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigError("gamma", f"must be in [0, 1], got {self.gamma}")
         for field in ("learning_rate", "max_grad_norm", "dirichlet_alpha", "max_abs_reward"):
             value = getattr(self, field)
             if not (np.isfinite(value) and value > 0):
@@ -188,4 +189,4 @@ def check_support(config: "MuZeroConfig", discount: float, horizon: int | None) 
             f"returns at discount {float(discount):g} over {horizon} steps of |reward| <= "
             f"{config.max_abs_reward:g} reach {bound:.0f}: value targets above {limit:.0f} are "
             f"clipped. support_size {needed} holds them (or set max_abs_reward to the env's "
-            "reward scale, or lower the discount)"), stacklevel=3)
+            "reward scale, or lower gamma)"), stacklevel=3)

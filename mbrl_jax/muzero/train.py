@@ -26,7 +26,7 @@ from mbrl_jax.muzero.networks import logits_to_scalar
 @struct.dataclass
 class MuZeroCarry:
     agent: MuZeroState
-    replay: sequence_buffer.SequenceBufferState  # Step rows [E, replay_length, ...]
+    replay: sequence_buffer.SequenceBufferState  # Step rows [E, buffer_size, ...]
     env_state: object
     obs: jax.Array
     key: jax.Array
@@ -63,18 +63,18 @@ def make_trainer(config: MuZeroConfig, env, env_params, search: SearchFn | None 
     config.validate()
     num_actions = check_env(env, env_params)
     horizon = getattr(env_params, "max_steps_in_episode", None)
-    check_support(config, config.discount, horizon)
+    check_support(config, config.gamma, horizon)
 
     def check_hparams(hparams: MuZeroHParams) -> None:
         """Beyond `MuZeroHParams.validate` (the driver runs it first): warn when the largest
         discount of a sweep lets returns outgrow the value support."""
-        check_support(config, np.asarray(hparams.discount, np.float64).max(), horizon)
+        check_support(config, np.asarray(hparams.gamma, np.float64).max(), horizon)
 
     obs_shape = env.observation_space(env_params).shape
     agent = make_agent(config, obs_shape, num_actions, search)
     nets, act = agent.networks, agent.act
     window = config.unroll_steps + config.td_steps + 1
-    e, f = config.num_envs, config.rollout_length
+    e, f = config.num_envs, config.env_steps_per_iteration
 
     def init(key, hparams):
         del hparams
@@ -85,7 +85,7 @@ def make_trainer(config: MuZeroConfig, env, env_params, search: SearchFn | None 
                        truncated=jnp.bool_(False), search_value=jnp.float32(0),
                        policy=jnp.zeros((num_actions,), jnp.float32),
                        final_value=jnp.float32(0))
-        replay = sequence_buffer.init(example, e, config.replay_length)
+        replay = sequence_buffer.init(example, e, config.buffer_size)
         return MuZeroCarry(agent.init(net_key), replay, env_state, obs.astype(jnp.float32), key)
 
     def self_play_step(carry: MuZeroCarry, hparams):
@@ -140,7 +140,7 @@ def make_trainer(config: MuZeroConfig, env, env_params, search: SearchFn | None 
 def make_train(config: MuZeroConfig, env, env_params):
     """`train(key, hparams=None) -> (MuZeroState, metrics)`: the whole run as one `lax.scan`.
 
-    metrics: "reward", "done" [T, num_envs] per env step (T = iterations * rollout_length);
+    metrics: "reward", "done" [T, num_envs] per env step (T = iterations * env_steps_per_iteration);
     "loss", "value_loss", "reward_loss", "policy_loss" [T] (each iteration's mean, repeated).
     """
     return make_train_fn(make_trainer(config, env, env_params))

@@ -18,7 +18,7 @@ from mbrl_jax.dreamer import DreamerConfig, make_trainer
 from mbrl_jax.driver.loop import scan_steps
 
 TINY = DreamerConfig(total_steps=32, num_envs=2, env_steps_per_iteration=8, train_ratio=2.0,
-                     batch_size=2, sequence_length=8, prefill_steps=16, buffer_capacity=128,
+                     batch_size=2, sequence_length=8, warmup_steps=16, buffer_size=128,
                      deter_size=8, stoch_groups=2, stoch_classes=4, hidden_size=8, num_layers=1,
                      num_bins=15, horizon=3, eval_episodes=2, eval_max_steps=10)
 
@@ -111,7 +111,7 @@ def test_continuous_replay_keeps_the_raw_sample_and_the_env_gets_it_clipped():
     np.testing.assert_allclose(rows.obs[later, 1], 2.0 * np.clip(a[later], -1.0, 1.0),
                                rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(rows.reward[later], rows.obs[later, 1], rtol=1e-6)
-    policy_rows = np.arange(len(a)) > TINY.prefill_steps + 4  # past the random prefill
+    policy_rows = np.arange(len(a)) > TINY.warmup_steps + 4  # past the random prefill
     assert (np.abs(a[policy_rows & later]) > 1.0).any()      # unclipped samples are stored
     assert np.abs(a[~policy_rows]).max() <= 1.0               # prefill: uniform in [-1, 1]
     assert np.isfinite(np.asarray(metrics["actor_loss"][16:])).all()
@@ -158,14 +158,14 @@ def test_evaluate_returns_greedy_episode_returns():
     (dict(num_bins=16), "num_bins"),
     (dict(unimix=1.0), "unimix"),
     (dict(unimix=0.0), "unimix"),
-    (dict(prefill_steps=4), "prefill_steps"),
+    (dict(warmup_steps=4), "warmup_steps"),
     (dict(gamma=1.5), "gamma"),
     (dict(free_bits=-1.0), "free_bits"),
     (dict(deter_size=0), "deter_size"),
     (dict(model_lr=float("nan")), "model_lr"),
     (dict(actor_grad_continuous="magic"), "actor_grad_continuous"),
     (dict(center_advantages=1), "center_advantages"),
-    (dict(sequence_length=200, prefill_steps=200), "sequence_length"),
+    (dict(sequence_length=200, warmup_steps=200), "sequence_length"),
 ])
 def test_config_errors_name_the_field(kwargs, field):
     config = DreamerConfig(**{**TINY.__dict__, **kwargs})
@@ -181,10 +181,10 @@ def test_short_cartpole_run_improves_the_greedy_return():
     # untrained policy's (about 10-40 on CartPole) for both seeds. The 3-seed results run of
     # that preset was at 487 (min 467) after 10k env steps.
     config = DreamerConfig(total_steps=10_000, env_steps_per_iteration=16, train_ratio=32.0,
-                           batch_size=8, sequence_length=32, prefill_steps=1024,
+                           batch_size=8, sequence_length=32, warmup_steps=1024,
                            deter_size=64, hidden_size=64, stoch_groups=8, stoch_classes=8,
                            model_lr=3e-4, actor_lr=1e-4, critic_lr=1e-4, gamma=0.99,
-                           eval_episodes=4, eval_max_steps=500, buffer_capacity=20_000)
+                           eval_episodes=4, eval_max_steps=500, buffer_size=20_000)
     trainer = make_trainer(config, *envs.make("CartPole-v1"))
     keys = jax.random.split(jax.random.key(0), 2)
     carry0 = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))(keys, None)

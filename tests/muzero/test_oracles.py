@@ -130,9 +130,10 @@ def _random_heads(carry, std=1.0):
                                                                          std)))
 
 
-RECORD = MuZeroConfig(total_steps=16, num_envs=3, rollout_length=8, updates_per_iteration=1,
-                      batch_size=4, num_simulations=7, unroll_steps=2, td_steps=2,
-                      replay_length=16, support_size=10, hidden_sizes=(8,), latent_size=8,
+RECORD = MuZeroConfig(total_steps=16, num_envs=3, env_steps_per_iteration=8,
+                      updates_per_iteration=1, batch_size=4, num_simulations=7, unroll_steps=2,
+                      td_steps=2,
+                      buffer_size=16, support_size=10, hidden_sizes=(8,), latent_size=8,
                       dirichlet_fraction=0.0, temperatures=(0.0, 0.0, 0.0), eval_episodes=2,
                       eval_max_steps=12)
 
@@ -150,7 +151,7 @@ def test_the_replay_records_what_was_acted_on_at_the_same_index():
     hparams = trainer.default_hparams
     carry0 = _random_heads(jax.jit(trainer.init)(jax.random.key(3), hparams))
     carry1, _ = jax.jit(trainer.step)(carry0, hparams)
-    f = RECORD.rollout_length
+    f = RECORD.env_steps_per_iteration
     assert (np.asarray(carry1.replay.size) == f).all()
     assert (np.asarray(carry1.replay.position) == f).all()
     data = jax.tree.map(lambda x: np.asarray(x)[:, :f], carry1.replay.data)  # written columns
@@ -241,7 +242,7 @@ def test_one_simulation_backs_up_reward_plus_discounted_value():
         return (v0 + mz_agent.logits_to_scalar(reward_logits, support) + discount * v1) / 2
 
     for discount in (0.5, 0.9):
-        hp = config.hparams().replace(discount=jnp.float32(discount))
+        hp = config.hparams().replace(gamma=jnp.float32(discount))
         _, policy, value = act(params, obs, jax.random.key(2), hp, jnp.float32(0.0), False)
         action = jnp.argmax(policy, -1)                   # the one visited child
         np.testing.assert_array_equal(np.asarray(policy).max(-1), 1.0)
@@ -270,7 +271,7 @@ def test_self_play_samples_at_the_scheduled_temperature(monkeypatch):
         return wrapped
 
     monkeypatch.setattr(mz_agent, "make_act", spy_make_act)
-    config = dataclasses.replace(RECORD, total_steps=8, rollout_length=8,
+    config = dataclasses.replace(RECORD, total_steps=8, env_steps_per_iteration=8,
                                  temperatures=(0.7, 0.3, 0.1))
     trainer = make_trainer(config, *CATCH)
     carry = trainer.init(jax.random.key(0), trainer.default_hparams)
@@ -325,10 +326,10 @@ def test_network_bootstrap_replaces_the_stored_search_values_in_the_targets():
 # ---- config refusals and the support check -------------------------------------------------
 
 def test_rollout_longer_than_the_replay_is_refused():
-    config = dataclasses.replace(RECORD, rollout_length=20, replay_length=16, total_steps=40)
+    config = dataclasses.replace(RECORD, env_steps_per_iteration=20, buffer_size=16, total_steps=40)
     with pytest.raises(ConfigError) as err:
         make_trainer(config, *CATCH)
-    assert err.value.field == "rollout_length"
+    assert err.value.field == "env_steps_per_iteration"
 
 
 def test_a_support_too_small_for_the_returns_warns_with_the_size_that_fits():
@@ -336,16 +337,16 @@ def test_a_support_too_small_for_the_returns_warns_with_the_size_that_fits():
     # h^-1(10) is about 117: at discount 0.99 returns reach 99 (fits), at 0.997 they reach 259
     with warnings.catch_warnings():
         warnings.simplefilter("error", SupportWarning)
-        make_trainer(dataclasses.replace(RECORD, discount=0.99), *cartpole)
+        make_trainer(dataclasses.replace(RECORD, gamma=0.99), *cartpole)
     with pytest.warns(SupportWarning, match=r"reach 259.*support_size 16 holds them"):
-        make_trainer(dataclasses.replace(RECORD, discount=0.997), *cartpole)
+        make_trainer(dataclasses.replace(RECORD, gamma=0.997), *cartpole)
     with warnings.catch_warnings():
         warnings.simplefilter("error", SupportWarning)
-        make_trainer(dataclasses.replace(RECORD, discount=0.997, support_size=16), *cartpole)
+        make_trainer(dataclasses.replace(RECORD, gamma=0.997, support_size=16), *cartpole)
     # a sweep's discounts are checked too (the driver calls check_hparams on concrete values)
-    trainer = make_trainer(dataclasses.replace(RECORD, discount=0.99), *cartpole)
+    trainer = make_trainer(dataclasses.replace(RECORD, gamma=0.99), *cartpole)
     with pytest.warns(SupportWarning):
         trainer.check_hparams(trainer.default_hparams.replace(
-            discount=jnp.array([0.9, 0.997], jnp.float32)))
-    with pytest.raises(ConfigError, match="discount"):  # the range: validate(), run first
-        trainer.default_hparams.replace(discount=jnp.float32(1.5)).validate()
+            gamma=jnp.array([0.9, 0.997], jnp.float32)))
+    with pytest.raises(ConfigError, match="gamma"):  # the range: validate(), run first
+        trainer.default_hparams.replace(gamma=jnp.float32(1.5)).validate()

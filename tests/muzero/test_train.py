@@ -11,9 +11,9 @@ from mbrl_jax.driver.loop import run_chunked
 from mbrl_jax.muzero import MuZeroConfig, make_trainer
 
 CATCH = envs.make("Catch-bsuite")
-TINY = MuZeroConfig(total_steps=16, num_envs=2, rollout_length=8, updates_per_iteration=1,
+TINY = MuZeroConfig(total_steps=16, num_envs=2, env_steps_per_iteration=8, updates_per_iteration=1,
                     batch_size=8, num_simulations=3, unroll_steps=2, td_steps=3,
-                    replay_length=32, support_size=3, hidden_sizes=(8,), latent_size=8,
+                    buffer_size=32, support_size=3, hidden_sizes=(8,), latent_size=8,
                     eval_episodes=2, eval_max_steps=12)
 
 
@@ -36,7 +36,7 @@ def test_bad_configs_name_the_field(env_id, overrides, field):
 @pytest.mark.parametrize("search,sims", [("muzero", 16), ("gumbel", 4)])
 def test_catch_reaches_high_return(search, sims):
     config = MuZeroConfig(total_steps=2496, num_envs=8, updates_per_iteration=8,
-                          num_simulations=sims, search=search, replay_length=1000,
+                          num_simulations=sims, search=search, buffer_size=1000,
                           eval_max_steps=50)
     trainer = make_trainer(config, *CATCH)
     result = run_chunked(trainer, jax.random.split(jax.random.key(0), 3), chunk_steps=2496)
