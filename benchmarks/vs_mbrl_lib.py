@@ -247,7 +247,7 @@ def our_mbpo():
         programs[steps] = train.lower(keys).compile()
         compile_s[steps] = time.perf_counter() - t0
         _, metrics = jax.block_until_ready(programs[steps](keys))  # first call (allocations)
-        epochs = np.asarray(metrics["model_epochs"])[0, F - 1 :: F]
+        epochs = np.asarray(metrics["model/epochs"])[0, F - 1 :: F]
         assert (epochs == MODEL_EPOCHS).all(), epochs  # every refit runs the same epochs
 
     def run(steps: int, seed: int) -> float:

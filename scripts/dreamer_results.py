@@ -80,8 +80,9 @@ def run(env_id, seeds, steps, preset, eval_every, seed=0, log=print, partial=Non
                 "train_seconds": time.perf_counter() - start}))
         log(f"{env_id} {done_steps:>6} steps  eval return mean {returns.mean():8.1f}  "
             f"min {returns.min():8.1f}  max {returns.max():8.1f}  "
-            f"model loss {np.nanmean(np.asarray(metrics['model_loss'])):.3f}  "
-            + "  ".join(f"{k} {np.asarray(metrics[k])[:, -1].mean():.3g}" for k in DIAGNOSTICS)
+            f"model loss {np.nanmean(np.asarray(metrics['dreamer/model_loss'])):.3f}  "
+            + "  ".join(f"{k} {np.asarray(metrics[f'dreamer/{k}'])[:, -1].mean():.3g}"
+                        for k in DIAGNOSTICS)
             + f"  {time.perf_counter() - start:.0f}s")
         if partial is not None:
             partial(_summary(env_id, preset, seeds, done_steps, per_chunk, config, curve, start))

@@ -123,7 +123,7 @@ def _model_gradient_steps(config: MBPOConfig, metrics: dict) -> float:
     """Total model minibatch updates over all seeds: per refit, epochs x minibatches, with
     minibatches = max(train rows // batch, 1) and train rows = 80% of the env rows then held."""
     f = config.env_steps_per_iteration
-    epochs = metrics["model_epochs"][:, f - 1 :: f]  # [seeds, iterations]
+    epochs = metrics["model/epochs"][:, f - 1 :: f]  # [seeds, iterations]
     held = np.arange(1, epochs.shape[1] + 1) * f
     model = config.model_config(3, 1)
     train_rows = held - np.minimum(np.floor(held * model.holdout_ratio), model.max_holdout)

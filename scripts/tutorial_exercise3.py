@@ -72,9 +72,9 @@ def run_trainer(trainer, num_seeds: int, seed: int, eval_every: int) -> dict:
         carry, metrics = compiled(carry)
         rewards.append(np.asarray(metrics["reward"]))
         dones.append(np.asarray(metrics["done"]))
-        if "model_epochs" in metrics:  # MBPO: epochs of each refit, one per iteration
+        if "model/epochs" in metrics:  # MBPO: epochs of each refit, one per iteration
             f = trainer.env_steps_per_iteration
-            model_epochs.append(np.asarray(metrics["model_epochs"])[:, f - 1 :: f])
+            model_epochs.append(np.asarray(metrics["model/epochs"])[:, f - 1 :: f])
         run_s += time.perf_counter() - t0
         ret = np.asarray(evaluate(carry, hp, eval_keys[i])["return"])    # [seeds, episodes]
         eval_steps.append((i + 1) * steps_per_chunk)

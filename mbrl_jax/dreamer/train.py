@@ -25,7 +25,7 @@ from mbrl_jax.core.evaluation import evaluate_policy
 from mbrl_jax.dreamer.agent import ActCarry, DreamerState, make_agent
 from mbrl_jax.dreamer.config import DreamerConfig, DreamerHParams
 from mbrl_jax.dreamer.losses import Sequences
-from mbrl_jax.driver.loop import Trainer, make_train_fn
+from mbrl_jax.driver.loop import Trainer, make_train_fn, scoped
 
 
 @struct.dataclass
@@ -135,7 +135,7 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
         losses = {k: jnp.broadcast_to(jnp.where(ready, v.mean(), 0.0),
                                       (c.env_steps_per_iteration,))
                   for k, v in update_metrics.items()}
-        return carry, {**env_metrics, **losses}
+        return carry, {**env_metrics, **scoped("dreamer", losses)}
 
     def evaluate(carry: DreamerCarry, hparams, key):
         """Greedy episodes on `eval_episodes` fresh envs for `eval_max_steps` steps (the
@@ -159,8 +159,8 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
 def make_train(config: DreamerConfig, env, env_params):
     """`train(key, hparams=None) -> (DreamerState, metrics)`: the whole run as one `lax.scan`
     (`hparams`: `DreamerHParams`, default the config's; vmap over them to sweep). metrics:
-    "reward", "done", "terminated" `[total_steps, num_envs]`; losses `[total_steps]` (the mean of
-    the iteration's updates, 0 before updates begin: the warm-up)."""
+    "reward", "done", "terminated" `[total_steps, num_envs]`; `dreamer/<loss>` `[total_steps]` (the
+    mean of the iteration's updates, 0 before updates begin: the warm-up)."""
     return make_train_fn(make_trainer(config, env, env_params))
 
 

@@ -11,7 +11,8 @@ from mbrl_jax.driver.loop import (
     make_train_fn,
     run_chunked,
     scan_steps,
+    scoped,
 )
 
 __all__ = ["Chunk", "ChunkedResult", "RunState", "Trainer", "init_run_state", "make_train_fn",
-           "run_chunked", "scan_steps"]
+           "run_chunked", "scan_steps", "scoped"]

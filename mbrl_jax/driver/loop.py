@@ -44,6 +44,13 @@ HParams = Any
 Metrics = dict[str, jax.Array]
 
 
+def scoped(scope: str, metrics: Metrics) -> Metrics:
+    """`{"critic_loss": x}` -> `{"sac/critic_loss": x}`: an algorithm's own metric keys carry its
+    scope (`sac/`, `model/`, `dreamer/`, ...) so two sources in one run cannot collide; the
+    driver's keys ("reward", "done", "terminated") stay unscoped."""
+    return {f"{scope}/{k}": v for k, v in metrics.items()}
+
+
 class Trainer(NamedTuple):
     """A training run as pure functions.
 

@@ -28,7 +28,7 @@ from mbrl_jax import envs
 from mbrl_jax.core import aged_buffer, buffer
 from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.core.types import Transition
-from mbrl_jax.driver.loop import Trainer, make_train_fn
+from mbrl_jax.driver.loop import Trainer, make_train_fn, scoped
 from mbrl_jax.mbpo.config import MBPOConfig
 from mbrl_jax.mbpo.rollouts import (
     TERMINATION_FNS,
@@ -138,7 +138,7 @@ def make_trainer(config: MBPOConfig, env, env_params) -> Trainer:
         carry = carry.replace(agent=agent_state, env_buffer=env_buf, env_state=out.env_state,
                               obs=out.obs.reshape(n, obs_dim), env_steps=carry.env_steps + 1,
                               key=key)
-        return carry, {**out.metrics(), **update_metrics}
+        return carry, {**out.metrics(), **scoped("sac", update_metrics)}
 
     def refit_and_imagine(carry: MBPOCarry):
         key, fit_key, start_key, roll_key = jax.random.split(carry.key, 4)
@@ -154,12 +154,12 @@ def make_trainer(config: MBPOConfig, env, env_params) -> Trainer:
                                                h, h_now, config.disagreement_threshold)
         model_buf = aged_buffer.add_period(carry.model_buffer, items, keep)
         metrics = {
-            "model_holdout_mse": info.best_holdout_mse[model_state.elite_idx].mean(),
-            "model_epochs": info.num_epochs,
-            "rollout_kept": stats.kept,
-            "rollout_horizon": stats.horizon,
-            "rollout_cut_disagreement": stats.cut_disagreement,
-            "model_buffer_size": model_buf.size,
+            "model/holdout_mse": info.best_holdout_mse[model_state.elite_idx].mean(),
+            "model/epochs": info.num_epochs,
+            "rollout/kept": stats.kept,
+            "rollout/horizon": stats.horizon,
+            "rollout/cut_disagreement": stats.cut_disagreement,
+            "model/buffer_size": model_buf.size,
         }
         carry = carry.replace(model=model_state, model_buffer=model_buf, key=key)
         return carry, metrics
@@ -183,10 +183,11 @@ def make_train(config: MBPOConfig, env, env_params):
 
     metrics per env step (T = config.total_steps, N = config.num_envs): "reward", "done"
     (termination or time limit), "terminated" [T, N]; SAC's means over its G updates
-    ("critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q"; 0 during warm-up), [T];
-    and per iteration, repeated over its F steps, [T]: "model_holdout_mse" (elites' mean,
-    normalised units), "model_epochs", "rollout_kept" (fraction of M x H stored),
-    "rollout_horizon", "rollout_cut_disagreement", "model_buffer_size". Pass `SACHParams` to
+    ("sac/critic_loss", "sac/actor_loss", "sac/alpha_loss", "sac/alpha", "sac/entropy", "sac/q";
+    0 during warm-up), [T];
+    and per iteration, repeated over its F steps, [T]: "model/holdout_mse" (elites' mean,
+    normalised units), "model/epochs", "rollout/kept" (fraction of M x H stored),
+    "rollout/horizon", "rollout/cut_disagreement", "model/buffer_size". Pass `SACHParams` to
     override learning rates, gamma, tau.
     """
     return make_train_fn(make_trainer(config, env, env_params))

@@ -4,7 +4,7 @@ unrolled updates, compiled as one function of a key.
     trainer = make_trainer(MuZeroConfig(), *envs.make("Catch-bsuite"))
     train = make_train(config, env, env_params)
     state, metrics = jax.jit(jax.vmap(train))(jax.random.split(key, 5))
-    metrics["reward"]   # [5, T, num_envs] per env step, T = total_steps; also "done", "loss"
+    metrics["reward"]   # [5, T, num_envs] per env step, T = total_steps; also "done", "muzero/loss"
 """
 
 
@@ -16,7 +16,7 @@ from flax import struct
 from mbrl_jax import envs
 from mbrl_jax.core import sequence_buffer
 from mbrl_jax.core.evaluation import evaluate_policy
-from mbrl_jax.driver.loop import Trainer, make_train_fn
+from mbrl_jax.driver.loop import Trainer, make_train_fn, scoped
 from mbrl_jax.muzero.agent import MuZeroState, SearchFn, make_agent
 from mbrl_jax.muzero.config import MuZeroConfig, MuZeroHParams, check_support
 from mbrl_jax.muzero.losses import Step
@@ -120,7 +120,7 @@ def make_trainer(config: MuZeroConfig, env, env_params, search: SearchFn | None 
             one_update, carry.agent, jax.random.split(update_key, config.updates_per_iteration))
         losses = jax.tree.map(lambda x: jnp.broadcast_to(jnp.mean(x), (f,)), losses)
         carry = carry.replace(agent=state, replay=replay, key=key)
-        return carry, {**metrics, **losses}
+        return carry, {**metrics, **scoped("muzero", losses)}
 
     def evaluate(carry: MuZeroCarry, hparams, key):
         def policy(obs, key):
@@ -141,6 +141,7 @@ def make_train(config: MuZeroConfig, env, env_params):
     """`train(key, hparams=None) -> (MuZeroState, metrics)`: the whole run as one `lax.scan`.
 
     metrics: "reward", "done" [T, num_envs] per env step (T = iterations * env_steps_per_iteration);
-    "loss", "value_loss", "reward_loss", "policy_loss" [T] (each iteration's mean, repeated).
+    "muzero/loss", "muzero/value_loss", "muzero/reward_loss", "muzero/policy_loss" [T] (each
+    iteration's mean, repeated).
     """
     return make_train_fn(make_trainer(config, env, env_params))

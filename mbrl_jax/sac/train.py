@@ -22,7 +22,7 @@ from mbrl_jax import envs
 from mbrl_jax.core import buffer
 from mbrl_jax.core.evaluation import evaluate_policy
 from mbrl_jax.core.types import Transition
-from mbrl_jax.driver.loop import Trainer, make_train_fn
+from mbrl_jax.driver.loop import Trainer, make_train_fn, scoped
 from mbrl_jax.sac.agent import SACAgent, SACState, make_agent
 from mbrl_jax.sac.config import SACConfig, SACHParams
 
@@ -119,7 +119,7 @@ def make_trainer(config: SACConfig, env, env_params) -> Trainer:
                                                    learn_key, hparams)
         carry = SACCarry(agent=agent_state, buffer=buf, env_state=out.env_state,
                          obs=out.obs.reshape(n, obs_dim), env_steps=carry.env_steps + 1, key=key)
-        return carry, {**out.metrics(), **update_metrics}
+        return carry, {**out.metrics(), **scoped("sac", update_metrics)}
 
     def step(carry: SACCarry, hparams: SACHParams):
         return jax.lax.scan(lambda c, _: one_env_step(c, hparams), carry, None,
@@ -137,7 +137,8 @@ def make_train(config: SACConfig, env, env_params):
 
     metrics (T = config.total_steps, N = config.num_envs): "reward", "done" (termination or time
     limit), "terminated": [T, N]; per env step means over its gradient steps (0 during warm-up):
-    "critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q": [T]. Pass `SACHParams`
+    "sac/critic_loss", "sac/actor_loss", "sac/alpha_loss", "sac/alpha", "sac/entropy", "sac/q":
+    [T]. Pass `SACHParams`
     to override learning rates, gamma, tau (vmap over it to sweep them).
     """
     return make_train_fn(make_trainer(config, env, env_params))

@@ -114,8 +114,8 @@ def test_continuous_replay_keeps_the_raw_sample_and_the_env_gets_it_clipped():
     policy_rows = np.arange(len(a)) > TINY.warmup_steps + 4  # past the random prefill
     assert (np.abs(a[policy_rows & later]) > 1.0).any()      # unclipped samples are stored
     assert np.abs(a[~policy_rows]).max() <= 1.0               # prefill: uniform in [-1, 1]
-    assert np.isfinite(np.asarray(metrics["actor_loss"][16:])).all()
-    model_loss = np.asarray(metrics["model_loss"])
+    assert np.isfinite(np.asarray(metrics["dreamer/actor_loss"][16:])).all()
+    model_loss = np.asarray(metrics["dreamer/model_loss"])
     assert (model_loss[:8] == 0).all() and (model_loss[8:] > 0).all()  # no updates in prefill
     assert int(carry.agent.updates) == 3 * TINY.updates_per_iteration  # iterations 2-4
 

@@ -35,8 +35,8 @@ def test_model_buffer_holds_the_last_retained_periods(metrics):
     """Pendulum never terminates and no disagreement cut: a period stores M * h rows, h from the
     schedule (0, 20, 1, 2) at the refit's env step 10, 20, 30 -> h = 1, 2, 2 (floor of
     1 + (t / 20)), so with 2 periods kept: 6, 6 + 12, 12 + 12 rows."""
-    size = np.asarray(metrics["model_buffer_size"])[::10]
-    np.testing.assert_array_equal(np.asarray(metrics["rollout_horizon"])[::10], [1, 2, 2])
+    size = np.asarray(metrics["model/buffer_size"])[::10]
+    np.testing.assert_array_equal(np.asarray(metrics["rollout/horizon"])[::10], [1, 2, 2])
     np.testing.assert_array_equal(size, [6, 18, 24])
     assert metrics["reward"].shape == (30, 1) and not np.asarray(metrics["done"]).any()
 

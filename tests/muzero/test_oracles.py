@@ -289,9 +289,9 @@ def test_the_trainer_weights_the_value_loss_by_the_hparam():
     for weight in (0.25, 3.0):
         hp = trainer.default_hparams.replace(value_loss_weight=jnp.float32(weight))
         _, m = step(carry, hp)
-        np.testing.assert_allclose(m["loss"], weight * m["value_loss"] + m["reward_loss"]
-                                   + m["policy_loss"], rtol=1e-5)
-        assert float(m["value_loss"][0]) > 1e-3
+        np.testing.assert_allclose(m["muzero/loss"], weight * m["muzero/value_loss"]
+                                   + m["muzero/reward_loss"] + m["muzero/policy_loss"], rtol=1e-5)
+        assert float(m["muzero/value_loss"][0]) > 1e-3
 
 
 @pytest.mark.parametrize("bootstrap,calls", [("network", 1), ("search", 0)])
@@ -320,7 +320,8 @@ def test_network_bootstrap_replaces_the_stored_search_values_in_the_targets():
             search_value=carry.replay.data.search_value + 5.0)))
         _, m1 = jax.jit(trainer.step)(carry, hp)
         _, m2 = jax.jit(trainer.step)(shifted, hp)
-        assert (float(m1["value_loss"][0]) != float(m2["value_loss"][0])) == depends, bootstrap
+        assert (float(m1["muzero/value_loss"][0])
+                != float(m2["muzero/value_loss"][0])) == depends, bootstrap
 
 
 # ---- config refusals and the support check -------------------------------------------------

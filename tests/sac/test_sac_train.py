@@ -35,8 +35,8 @@ def test_updates_start_after_warm_up_and_the_temperature_lr_is_swept():
     # no updates during the 10 warm-up steps, then G = 2 per env step
     np.testing.assert_array_equal(state.num_updates, [(40 - 10) * 2] * 3)
     assert metrics["reward"].shape == (3, 40, 2) and metrics["done"].shape == (3, 40, 2)
-    assert np.all(np.asarray(metrics["critic_loss"])[:, :10] == 0)
-    assert np.all(np.asarray(metrics["critic_loss"])[:, 10:] > 0)
+    assert np.all(np.asarray(metrics["sac/critic_loss"])[:, :10] == 0)
+    assert np.all(np.asarray(metrics["sac/critic_loss"])[:, 10:] > 0)
     # a larger temperature learning rate moves log_alpha further
     assert abs(float(state.log_alpha[2])) > 10 * abs(float(state.log_alpha[0]))
 
@@ -113,7 +113,7 @@ def test_iterations_of_several_env_steps_equal_single_steps(train):
     assert make_trainer(per4, *PENDULUM).num_iterations == 10
     a = train(jax.random.key(0), SMALL.hparams())
     b = jax.jit(make_train(per4, *PENDULUM))(jax.random.key(0), SMALL.hparams())
-    assert b[1]["reward"].shape == (40, 2) and b[1]["critic_loss"].shape == (40,)
+    assert b[1]["reward"].shape == (40, 2) and b[1]["sac/critic_loss"].shape == (40,)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
 
