@@ -246,7 +246,7 @@ def our_mbpo():
         t0 = time.perf_counter()
         programs[steps] = train.lower(keys).compile()
         compile_s[steps] = time.perf_counter() - t0
-        _, metrics = jax.block_until_ready(programs[steps](keys))  # first call (allocations)
+        _, metrics, _ = jax.block_until_ready(programs[steps](keys))  # first call (allocations)
         epochs = np.asarray(metrics["model/epochs"])[0, F - 1 :: F]
         assert (epochs == MODEL_EPOCHS).all(), epochs  # every refit runs the same epochs
 

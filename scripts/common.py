@@ -32,7 +32,7 @@ def run_seeds(config, env, env_params, num_seeds: int, seed: int = 0):
 
     keys = jax.random.split(jax.random.key(seed), num_seeds)
     start = time.perf_counter()
-    state, metrics = jax.jit(jax.vmap(make_train(config, env, env_params)))(keys)
+    state, metrics, _ = jax.jit(jax.vmap(make_train(config, env, env_params)))(keys)
     metrics = {k: np.asarray(v) for k, v in metrics.items()}
     return state, metrics, time.perf_counter() - start
 

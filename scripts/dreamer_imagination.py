@@ -104,7 +104,7 @@ def main(argv=None):
     elif args.cache is not None and args.cache.exists():
         state, metrics, train_s = pickle.loads(args.cache.read_bytes())
     else:
-        state, metrics = jax.jit(make_train_fn(make_trainer(config, env, env_params)))(
+        state, metrics, _ = jax.jit(make_train_fn(make_trainer(config, env, env_params)))(
             jax.random.key(0))
         state, metrics = jax.tree.map(np.asarray, (state, metrics))
         train_s = time.perf_counter() - start

@@ -32,7 +32,7 @@ def q_tables():
     env, params = envs.make("FrozenLake-misc", is_slippery=False)
     train = make_train(DynaConfig(planning_steps=PLAN, total_steps=STEPS, alpha=ALPHA), env,
                        params)
-    state, _ = jax.jit(jax.vmap(train))(jax.random.split(jax.random.key(0), SEEDS))
+    state, _, _ = jax.jit(jax.vmap(train))(jax.random.split(jax.random.key(0), SEEDS))
     return {"python": python, "numpy": vectorised, "jax": np.asarray(state.q, np.float64)}
 
 

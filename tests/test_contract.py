@@ -73,7 +73,7 @@ def _runs(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_one_env_step_per_iteration_gives_metrics_per_env_step(name):
     got = _runs(name)
-    trainer, (_, metrics) = got["trainer"], got["batched"]
+    trainer, metrics = got["trainer"], got["batched"].metrics
     assert trainer.env_steps_per_iteration == 1
     steps = trainer.num_env_steps
     for key, value in metrics.items():

@@ -1,7 +1,7 @@
 """DreamerV3 training runs on gymnax envs, compiled as one function of a key.
 
     trainer = make_trainer(DreamerConfig(total_steps=50_000), *envs.make("CartPole-v1"))
-    state, metrics = jax.jit(jax.vmap(make_train_fn(trainer)))(jax.random.split(key, 5))
+    state, metrics, _ = jax.jit(jax.vmap(make_train_fn(trainer)))(jax.random.split(key, 5))
     metrics["reward"]   # [5, total_steps, num_envs]
 
 One iteration = `env_steps_per_iteration` (F) steps of `num_envs` vmapped envs, acting with the

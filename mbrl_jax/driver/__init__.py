@@ -7,6 +7,7 @@ from mbrl_jax.driver.loop import (
     ChunkedResult,
     RunState,
     Trainer,
+    TrainOutput,
     init_run_state,
     make_train_fn,
     run_chunked,
@@ -14,5 +15,5 @@ from mbrl_jax.driver.loop import (
     scoped,
 )
 
-__all__ = ["Chunk", "ChunkedResult", "RunState", "Trainer", "init_run_state", "make_train_fn",
-           "run_chunked", "scan_steps", "scoped"]
+__all__ = ["Chunk", "ChunkedResult", "RunState", "TrainOutput", "Trainer", "init_run_state",
+           "make_train_fn", "run_chunked", "scan_steps", "scoped"]

@@ -183,14 +183,31 @@ def _eval_iterations(trainer: Trainer, eval_every: int | None) -> int | None:
     return int(eval_every) // per_iter
 
 
-def make_train_fn(trainer: Trainer, eval_every: int | None = None) -> Callable[..., tuple]:
-    """`train(key, hparams=None) -> (final_state, metrics)`; the whole run is one `lax.scan`.
+class TrainOutput(NamedTuple):
+    """What a whole run returns (leading seed axis under `vmap`).
 
-    Pure and jit/vmap-able: `jax.jit(jax.vmap(train))(jax.random.split(key, 64))`. With
-    `eval_every=N` (env steps, a multiple of `trainer.env_steps_per_iteration`) it returns
-    `(final_state, metrics, eval_metrics)`, evaluating after every N env steps. Hyperparameters
-    passed concretely are checked (`hparams.validate()`, then `trainer.check_hparams`); traced
-    ones are not (check a sweep before vmapping over it: `hparams.validate()`).
+    state: `trainer.result` of the final carry (the trained agent).
+    metrics: per env step, leaves `[T, ...]` with T = `trainer.num_env_steps`.
+    eval_metrics: per evaluation, leaves `[T // eval_every, ...]` (e.g. "return"
+      `[evaluations, episodes]`); `{}` when the run does not evaluate.
+    """
+
+    state: Any
+    metrics: Metrics
+    eval_metrics: Metrics
+
+
+def make_train_fn(trainer: Trainer, eval_every: int | None = None
+                  ) -> Callable[..., TrainOutput]:
+    """`train(key, hparams=None) -> TrainOutput(state, metrics, eval_metrics)`; the whole run
+    is one `lax.scan`.
+
+    Pure and jit/vmap-able: `state, metrics, _ = jax.jit(jax.vmap(train))(keys)`. With
+    `eval_every=N` (env steps, a multiple of `trainer.env_steps_per_iteration`) it evaluates
+    after every N env steps into `eval_metrics` (else `{}`): one return type either way.
+    Hyperparameters passed concretely are checked (`hparams.validate()`, then
+    `trainer.check_hparams`); traced ones are not (check a sweep before vmapping over it:
+    `hparams.validate()`).
     """
     eval_every = _eval_iterations(trainer, eval_every)
 
@@ -202,9 +219,7 @@ def make_train_fn(trainer: Trainer, eval_every: int | None = None) -> Callable[.
         state = init_run_state(trainer, key, hparams)
         state, metrics, evaluation = run_iterations(trainer, state, hparams,
                                                     trainer.num_iterations, eval_every)
-        if eval_every:
-            return trainer.result(state.carry), metrics, evaluation
-        return trainer.result(state.carry), metrics
+        return TrainOutput(trainer.result(state.carry), metrics, evaluation)
 
     return train
 

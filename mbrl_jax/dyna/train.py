@@ -1,7 +1,7 @@
 """Dyna-Q / Dyna-Q+ training runs on gymnax envs, compiled as one function of a key.
 
     train = make_train(DynaConfig(planning_steps=50), *envs.make("DynaMaze"))
-    state, metrics = jax.jit(jax.vmap(train))(jax.random.split(key, 30))
+    state, metrics, _ = jax.jit(jax.vmap(train))(jax.random.split(key, 30))
     state.q            # [30, S, A]
     metrics["reward"]  # [30, total_steps]
 """

@@ -1,7 +1,7 @@
 """MBPO runs on gymnax continuous-action envs, compiled as one function of a key.
 
     train = make_train(MBPOConfig(total_steps=2_500), *envs.make("Pendulum-v1"))
-    state, metrics = jax.jit(jax.vmap(train))(jax.random.split(key, 5))   # 5 seeds
+    state, metrics, _ = jax.jit(jax.vmap(train))(jax.random.split(key, 5))   # 5 seeds
     metrics["reward"]   # [5, 2_500] per env step; also "done", "terminated", model metrics
 
 One iteration (one driver step) is F = `env_steps_per_iteration` env steps, then the periodic

@@ -3,7 +3,7 @@ unrolled updates, compiled as one function of a key.
 
     trainer = make_trainer(MuZeroConfig(), *envs.make("Catch-bsuite"))
     train = make_train(config, env, env_params)
-    state, metrics = jax.jit(jax.vmap(train))(jax.random.split(key, 5))
+    state, metrics, _ = jax.jit(jax.vmap(train))(jax.random.split(key, 5))
     metrics["reward"]   # [5, T, num_envs] per env step, T = total_steps; also "done", "muzero/loss"
 """
 

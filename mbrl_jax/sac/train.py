@@ -1,7 +1,7 @@
 """SAC training runs on gymnax continuous-action envs, compiled as one function of a key.
 
     train = make_train(SACConfig(total_steps=10_000), *envs.make("Pendulum-v1"))
-    state, metrics = jax.jit(jax.vmap(train))(jax.random.split(key, 8))   # 8 seeds
+    state, metrics, _ = jax.jit(jax.vmap(train))(jax.random.split(key, 8))   # 8 seeds
     metrics["reward"]   # [8, 10_000, num_envs] per env step; also "done", "terminated"
 
 Each env step: every one of `num_envs` envs acts (uniformly random during `warmup_steps`, then

@@ -8,7 +8,7 @@ from conftest import ScaleHParams, tree_equal
 
 from mbrl_jax.core.errors import ConfigError
 from mbrl_jax.driver.finite import NonFiniteError
-from mbrl_jax.driver.loop import Trainer, make_train_fn, run_chunked
+from mbrl_jax.driver.loop import Trainer, TrainOutput, make_train_fn, run_chunked
 
 F, K = 2, 3  # env steps per iteration, iterations between evaluations
 
@@ -48,7 +48,9 @@ def test_evaluation_every_k_iterations_matches_single_program_and_leaves_trainin
     trainer = _trainer()
     keys = jax.random.split(jax.random.key(0), 2)
     state, metrics, evals = jax.vmap(make_train_fn(trainer, eval_every=K * F))(keys)
-    plain_state, plain = jax.vmap(make_train_fn(trainer))(keys)
+    plain = jax.vmap(make_train_fn(trainer))(keys)
+    assert isinstance(plain, TrainOutput) and plain.eval_metrics == {}  # one return type
+    plain_state, plain = plain.state, plain.metrics
     assert tree_equal((state, metrics), (plain_state, plain))  # evaluation keys are separate
     # evaluations after iterations 3, 6, 9: env steps 6, 12, 18
     np.testing.assert_array_equal(evals["t"], [[6, 12, 18]] * 2)

@@ -38,7 +38,7 @@ def test_metrics_are_per_env_step_and_periodic_work_runs_once_per_iteration(f):
     trainer = _counting_trainer(num_iterations=5, F=f)
     n = 5 * f
     assert trainer.num_env_steps == n
-    (t, refits), metrics = jax.jit(make_train_fn(trainer))(jax.random.key(0))
+    (t, refits), metrics, _ = jax.jit(make_train_fn(trainer))(jax.random.key(0))
     assert int(t) == n and int(refits) == 5
     np.testing.assert_array_equal(metrics["t"], np.arange(n))
     # refit count seen at env step i is the number of iterations begun: i // F + 1
@@ -62,7 +62,7 @@ def test_a_step_metric_without_its_f_axis_is_refused(f, shape):
 def test_chunked_run_equals_single_program(chunk_steps):
     trainer = _counting_trainer(num_iterations=5)
     keys = jax.random.split(jax.random.key(1), 2)
-    whole_state, whole = jax.vmap(make_train_fn(trainer))(keys)
+    whole_state, whole, _ = jax.vmap(make_train_fn(trainer))(keys)
     seen = []
     result = run_chunked(trainer, keys, chunk_steps=chunk_steps,
                          on_chunk=lambda c: seen.append((c.env_steps, c.metrics["t"].shape)))

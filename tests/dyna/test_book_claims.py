@@ -18,7 +18,7 @@ SEEDS = 30
 def _run(config, env_id, **env_kwargs):
     env, params = envs.make(env_id, **env_kwargs)
     keys = jax.random.split(jax.random.key(0), SEEDS)
-    state, metrics = jax.jit(jax.vmap(make_train(config, env, params)))(keys)
+    state, metrics, _ = jax.jit(jax.vmap(make_train(config, env, params)))(keys)
     return state, {k: np.asarray(v) for k, v in metrics.items()}
 
 

@@ -31,7 +31,7 @@ def test_traced_hparams_are_not_checked_but_concrete_good_ones_run():
     # documented: under the user's own vmap values are tracers and cannot be read
     train = make_train(TINY, *MAZE)
     hp = jax.tree.map(lambda x: np.stack([x, x]), TINY.hparams())
-    state, _ = jax.vmap(train)(jax.random.split(jax.random.key(0), 2), hp)
+    state, _, _ = jax.vmap(train)(jax.random.split(jax.random.key(0), 2), hp)
     assert np.isfinite(np.asarray(state.q)).all()
     assert isinstance(DynaHParams.validate(TINY.hparams()), DynaHParams)
 

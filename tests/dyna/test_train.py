@@ -29,7 +29,7 @@ SMALL = DynaConfig(planning_steps=5, total_steps=300)
 def test_chunked_run_equals_single_program(variant):
     config = DynaConfig(variant=variant, planning_steps=5, total_steps=250)
     keys = jax.random.split(jax.random.key(7), 4)
-    state, metrics = jax.jit(jax.vmap(make_train(config, *MAZE)))(keys)
+    state, metrics, _ = jax.jit(jax.vmap(make_train(config, *MAZE)))(keys)
     seen = []
     result = run_chunked(make_trainer(config, *MAZE), keys, chunk_steps=60,
                          on_chunk=lambda c: seen.append((c.env_steps, c.metrics["reward"].shape)))
@@ -103,7 +103,7 @@ class _TwoState(environment.Environment):
 def test_truncation_bootstraps_from_the_final_observation():
     env = _TwoState()
     config = DynaConfig(planning_steps=0, total_steps=4000, alpha=0.1, gamma=0.5, epsilon=0.0)
-    state, metrics = jax.jit(make_train(config, env, env.default_params))(jax.random.key(0))
+    state, metrics, _ = jax.jit(make_train(config, env, env.default_params))(jax.random.key(0))
     # Every other step is a truncation (from state 1, reward 1, true next state 1). Bootstrapping
     # through it from s' = 1 gives Q(1) = 1 / (1 - 0.5) = 2 and Q(0) = 0.5 * 2 = 1. Stopping at
     # truncation would give Q(1) = 4/3; taking the auto-reset obs (0) as s' would give 1.6.
@@ -130,7 +130,7 @@ class _TerminalLoop(_TwoState):
 def test_termination_stops_bootstrapping():
     env = _TerminalLoop()
     config = DynaConfig(planning_steps=0, total_steps=4000, alpha=0.1, gamma=0.5, epsilon=0.0)
-    state, metrics = jax.jit(make_train(config, env, env.default_params))(jax.random.key(0))
+    state, metrics, _ = jax.jit(make_train(config, env, env.default_params))(jax.random.key(0))
     # Q(1) = 1 (no bootstrap at termination), Q(0) = 0.5 * Q(1) = 0.5. Bootstrapping through the
     # termination would give Q(1) = 1 + 0.5 Q(0), i.e. 4/3 and 2/3.
     np.testing.assert_allclose(np.asarray(state.q[:, 0]), [0.5, 1.0], atol=1e-3)
@@ -141,7 +141,7 @@ def test_dyna_q_learns_the_dyna_maze():
     # n = 50 finds the 14-step path within 1500 steps (the book: about 3 episodes).
     config = DynaConfig(planning_steps=50, total_steps=1500)
     keys = jax.random.split(jax.random.key(0), 8)
-    _, metrics = jax.jit(jax.vmap(make_train(config, *MAZE)))(keys)
+    _, metrics, _ = jax.jit(jax.vmap(make_train(config, *MAZE)))(keys)
     lengths = episode_lengths(np.asarray(metrics["done"]))
     last = np.array([np.mean(ln[-5:]) for ln in lengths])
     assert all(len(ln) >= 20 for ln in lengths)
@@ -154,7 +154,7 @@ def test_planning_speeds_up_learning():
     firsts = {}
     for n in (0, 50):
         config = DynaConfig(planning_steps=n, total_steps=1500)
-        _, metrics = jax.jit(jax.vmap(make_train(config, *MAZE)))(keys)
+        _, metrics, _ = jax.jit(jax.vmap(make_train(config, *MAZE)))(keys)
         lengths = episode_lengths(np.asarray(metrics["done"]))
         firsts[n] = np.mean([len(ln) for ln in lengths])
     assert firsts[50] > 2 * firsts[0]  # many more episodes completed in the same steps

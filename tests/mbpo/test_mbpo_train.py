@@ -56,7 +56,7 @@ def test_mbpo_improves_pendulum_return():
         sac=SACConfig(hidden_sizes=(64, 64), batch_size=128, actor_lr=1e-3, critic_lr=1e-3,
                       alpha_lr=1e-3))
     train = jax.jit(jax.vmap(make_train(config, env, params)))
-    _, metrics = train(jax.random.split(jax.random.key(3), 3))
+    _, metrics, _ = train(jax.random.split(jax.random.key(3), 3))
     episodes = np.asarray(metrics["reward"]).reshape(3, 15, 200).sum(-1)  # [3, 15]
     first, last = episodes[:, :2].mean(), episodes[:, -2:].mean()
     assert last > first + 600, (first, last)

@@ -31,7 +31,7 @@ def test_updates_start_after_warm_up_and_the_temperature_lr_is_swept():
     hp = SACHParams(actor_lr=lrs, critic_lr=lrs, alpha_lr=lrs, gamma=jnp.full(3, 0.9),
                     tau=jnp.full(3, 0.05))
     keys = jax.random.split(jax.random.key(0), 3)
-    state, metrics = jax.jit(jax.vmap(make_train(SMALL, *PENDULUM)))(keys, hp)
+    state, metrics, _ = jax.jit(jax.vmap(make_train(SMALL, *PENDULUM)))(keys, hp)
     # no updates during the 10 warm-up steps, then G = 2 per env step
     np.testing.assert_array_equal(state.num_updates, [(40 - 10) * 2] * 3)
     assert metrics["reward"].shape == (3, 40, 2) and metrics["done"].shape == (3, 40, 2)
