@@ -70,7 +70,7 @@ def run(env_id, seeds, steps, preset, eval_every, seed=0, log=print, partial=Non
         carry, metrics = chunk(carry)
         done_steps += per_chunk * config.env_steps_per_iteration
         eval_keys = jax.vmap(lambda k: jax.random.split(k)[0])(eval_keys)
-        returns = np.asarray(evaluate(carry, None, eval_keys)["return"]).mean(-1)  # [seeds]
+        returns = np.asarray(evaluate(carry, None, eval_keys).return_).mean(-1)  # [seeds]
         curve.append(returns)
         episodes += int(np.asarray(metrics["done"])[0].sum())
         if state_path is not None:

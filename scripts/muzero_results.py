@@ -89,7 +89,7 @@ def run(preset: str, num_seeds: int, seed: int = 0, overrides: dict | None = Non
         carry, metrics = chunk(carry)
         done_iters += chunk_iters
         eval_keys = jax.random.split(jax.random.key(seed + 1000 + done_iters), num_seeds)
-        ret = np.asarray(evaluate(carry, eval_keys)["return"]).mean(axis=1)  # [seeds]
+        ret = np.asarray(evaluate(carry, eval_keys).return_).mean(axis=1)  # [seeds]
         reward, finished = np.asarray(metrics["reward"]), np.asarray(metrics["done"])
         train_returns.append((reward.sum(axis=(1, 2)) / np.maximum(
             finished.sum(axis=(1, 2)), 1)).tolist())

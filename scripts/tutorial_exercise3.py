@@ -76,7 +76,7 @@ def run_trainer(trainer, num_seeds: int, seed: int, eval_every: int) -> dict:
             f = trainer.env_steps_per_iteration
             model_epochs.append(np.asarray(metrics["model/epochs"])[:, f - 1 :: f])
         run_s += time.perf_counter() - t0
-        ret = np.asarray(evaluate(carry, hp, eval_keys[i])["return"])    # [seeds, episodes]
+        ret = np.asarray(evaluate(carry, hp, eval_keys[i]).return_)    # [seeds, episodes]
         eval_steps.append((i + 1) * steps_per_chunk)
         eval_returns.append(ret.mean(axis=1))
     reward = np.concatenate(rewards, axis=1)          # [seeds, T, N]

@@ -21,12 +21,22 @@ import jax.numpy as jnp
 
 
 class EvalResult(NamedTuple):
-    """return_: [num_episodes] undiscounted returns; length: [num_episodes] int32 steps taken;
-    ended: [num_episodes] bool, True where the episode ended within `max_steps`."""
+    """What an evaluation returns (also a `Trainer.evaluate`'s type).
+
+    return_: [num_episodes] undiscounted returns; length: [num_episodes] int32 steps taken;
+    ended: [num_episodes] bool, True where the episode ended within `max_steps`; extra: further
+    per-evaluation values of the algorithm's own (scoped keys), `{}` by default.
+    """
 
     return_: jax.Array
     length: jax.Array
     ended: jax.Array
+    extra: dict = {}  # noqa: RUF012 (never mutated; a NamedTuple default)
+
+    def metrics(self) -> dict:
+        """The driver's per-evaluation record: "return", "length", "ended" and `extra`."""
+        return {"return": self.return_, "length": self.length, "ended": self.ended,
+                **self.extra}
 
 
 def evaluate_policy(env, env_params, policy: Callable[..., Any], key: jax.Array,

@@ -140,7 +140,7 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
     def evaluate(carry: DreamerCarry, hparams, key):
         """Greedy episodes on `eval_episodes` fresh envs for `eval_max_steps` steps (the
         recurrent form of `core.evaluation.evaluate_policy`):
-        `{"return": [eval_episodes], "length": [eval_episodes]}`."""
+        an `EvalResult` of [eval_episodes]."""
         del hparams
 
         def policy(policy_carry, obs, is_first, k):
@@ -149,7 +149,7 @@ def make_trainer(config: DreamerConfig, env, env_params) -> Trainer:
 
         result = evaluate_policy(env, env_params, policy, key, c.eval_episodes,
                                  c.eval_max_steps, initial_carry=agent.initial_carry(()))
-        return {"return": result.return_, "length": result.length}
+        return result
 
     return Trainer(init=init, step=step, result=lambda carry: carry.agent,
                    num_iterations=c.num_iterations, default_hparams=c.hparams(),

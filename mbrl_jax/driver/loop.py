@@ -36,6 +36,7 @@ import numpy as np
 
 from mbrl_jax.core import validation
 from mbrl_jax.core.errors import ConfigError, MbrlJaxError
+from mbrl_jax.core.evaluation import EvalResult
 from mbrl_jax.driver.finite import check_finite
 from mbrl_jax.driver.sharding import SeedSharding, to_host
 
@@ -64,9 +65,10 @@ class Trainer(NamedTuple):
       with a `validate()` method raising `ConfigError` on a value out of range (every
       algorithm's `...HParams`; `core.types.EmptyHParams()` for an algorithm without any).
     env_steps_per_iteration: F, env steps (per seed, per parallel env) taken by one `step`.
-    evaluate: optional `(carry, hparams, key) -> metrics`: the current policy acting greedily or
-      deterministically on fresh eval envs (see `core.evaluation.evaluate_policy`), e.g.
-      `{"return": [num_episodes]}`; pure, called by the driver between iterations.
+    evaluate: optional `(carry, hparams, key) -> core.evaluation.EvalResult`: the current policy
+      acting greedily or deterministically on fresh eval envs (`core.evaluation.evaluate_policy`
+      returns one); pure, called by the driver between iterations, which records
+      `EvalResult.metrics()` ("return", "length", "ended", extra).
     check_hparams: optional `hparams -> None`, checks beyond `hparams.validate()` that need the
       env or the config (e.g. MuZero's value support). The driver runs `validate()` then this on
       every value of a sweep: `run_chunked` always, `train` when the hparams it gets are concrete
@@ -79,7 +81,7 @@ class Trainer(NamedTuple):
     num_iterations: int
     default_hparams: HParams
     env_steps_per_iteration: int = 1
-    evaluate: Callable[[Carry, HParams, jax.Array], Metrics] | None = None
+    evaluate: Callable[[Carry, HParams, jax.Array], EvalResult] | None = None
     check_hparams: Callable[[HParams], Any] | None = None
 
     @property
@@ -156,7 +158,7 @@ def run_iterations(trainer: Trainer, state: RunState, hparams: HParams, length: 
     def block(state, _):
         carry, metrics = scan_steps(trainer, state.carry, hparams, eval_every)
         eval_key, key = jax.random.split(state.eval_key)
-        evaluation = trainer.evaluate(carry, hparams, key)
+        evaluation = _eval_record(trainer.evaluate(carry, hparams, key))
         return RunState(carry, eval_key, state.iteration + eval_every), (metrics, evaluation)
 
     state, (metrics, evaluation) = jax.lax.scan(block, state, None, length=blocks)
@@ -166,6 +168,14 @@ def run_iterations(trainer: Trainer, state: RunState, hparams: HParams, length: 
         state = RunState(carry, state.eval_key, state.iteration + tail)
         metrics = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), metrics, rest)
     return state, metrics, evaluation
+
+
+def _eval_record(result: EvalResult) -> Metrics:
+    """The stored form of one evaluation; a TypeError for anything but an `EvalResult`."""
+    if not isinstance(result, EvalResult):
+        raise TypeError(f"Trainer.evaluate must return a core.evaluation.EvalResult (return_, "
+                        f"length, ended, extra), got {type(result).__name__}")
+    return result.metrics()
 
 
 def _eval_iterations(trainer: Trainer, eval_every: int | None) -> int | None:

@@ -63,7 +63,7 @@ def make_trainer(config: DynaConfig, env, env_params) -> Trainer:
         return DynaCarry(agent=state, env_state=env_state, obs=obs, key=key), metrics
 
     def evaluate(carry: DynaCarry, hparams: DynaHParams, key):
-        """Greedy episodes (ties broken at random): "return" and "length", [eval_episodes]."""
+        """Greedy episodes (ties broken at random): an `EvalResult` of [eval_episodes]."""
         del hparams
         q = carry.agent.q
 
@@ -72,7 +72,7 @@ def make_trainer(config: DynaConfig, env, env_params) -> Trainer:
 
         result = evaluate_policy(env, env_params, greedy, key, config.eval_episodes,
                                  config.eval_max_steps)
-        return {"return": result.return_, "length": result.length}
+        return result
 
     return Trainer(init=init, step=step, result=lambda carry: carry.agent,
                    num_iterations=config.total_steps, default_hparams=config.hparams(),

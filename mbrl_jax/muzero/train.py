@@ -130,7 +130,7 @@ def make_trainer(config: MuZeroConfig, env, env_params, search: SearchFn | None 
 
         result = evaluate_policy(env, env_params, policy, key, config.eval_episodes,
                                  config.eval_max_steps)
-        return {"return": result.return_, "length": result.length}
+        return result
 
     return Trainer(init=init, step=step, result=lambda carry: carry.agent,
                    num_iterations=config.num_iterations, default_hparams=config.hparams(),

@@ -64,7 +64,7 @@ def make_evaluate(agent, env, env_params, episodes: int):
                              deterministic=True).reshape(action_shape)
 
         result = evaluate_policy(env, env_params, policy, key, episodes, max_steps)
-        return {"return": result.return_, "length": result.length}
+        return result
 
     return evaluate
 

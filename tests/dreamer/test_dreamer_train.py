@@ -125,8 +125,8 @@ def test_evaluation_episodes_end_at_the_time_limit():
     trainer = make_trainer(TINY, env, env.default_params)
     carry = trainer.init(jax.random.key(0), None)
     out = jax.jit(trainer.evaluate)(carry, None, jax.random.key(1))  # 10 evaluation steps
-    np.testing.assert_array_equal(out["length"], 4)
-    ret = np.asarray(out["return"])  # rewards of 1 or 2 per step, of the first episode only
+    np.testing.assert_array_equal(out.length, 4)
+    ret = np.asarray(out.return_)  # rewards of 1 or 2 per step, of the first episode only
     assert np.all((ret >= 4) & (ret <= 8))
 @pytest.mark.slow
 def test_updates_begin_after_prefill():
@@ -147,8 +147,8 @@ def test_evaluate_returns_greedy_episode_returns():
     trainer = make_trainer(TINY, *envs.make("CartPole-v1"))
     carry = trainer.init(jax.random.key(0), None)
     out = jax.jit(trainer.evaluate)(carry, None, jax.random.key(1))
-    assert out["return"].shape == (2,) and np.all(np.asarray(out["return"]) >= 1)
-    np.testing.assert_array_equal(out["return"], out["length"])  # CartPole: reward 1 per step
+    assert out.return_.shape == (2,) and np.all(np.asarray(out.return_) >= 1)
+    np.testing.assert_array_equal(out.return_, out.length)  # CartPole: reward 1 per step
 
 
 @pytest.mark.parametrize("kwargs, field", [
@@ -189,8 +189,8 @@ def test_short_cartpole_run_improves_the_greedy_return():
     keys = jax.random.split(jax.random.key(0), 2)
     carry0 = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))(keys, None)
     evaluate = jax.jit(jax.vmap(trainer.evaluate, in_axes=(0, None, 0)))
-    before = np.asarray(evaluate(carry0, None, keys)["return"]).mean(-1)
+    before = np.asarray(evaluate(carry0, None, keys).return_).mean(-1)
     carry, _ = jax.jit(jax.vmap(lambda c: scan_steps(trainer, c, None,
                                                       config.num_iterations)))(carry0)
-    after = np.asarray(evaluate(carry, None, keys)["return"]).mean(-1)
+    after = np.asarray(evaluate(carry, None, keys).return_).mean(-1)
     assert np.all(after > np.maximum(2 * before, 100.0)), (before, after)

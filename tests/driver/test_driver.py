@@ -7,6 +7,7 @@ import pytest
 from conftest import ScaleHParams, tree_equal
 
 from mbrl_jax.core.errors import ConfigError
+from mbrl_jax.core.evaluation import EvalResult
 from mbrl_jax.driver.finite import NonFiniteError
 from mbrl_jax.driver.loop import Trainer, TrainOutput, make_train_fn, run_chunked
 
@@ -36,8 +37,9 @@ def _trainer(num_iterations=9, bad_step=None, bad_in="metric"):
         return (t + F, total + reward.sum(), key), {"reward": reward, "t": index}
 
     def evaluate(carry, hp, key):
-        return {"t": carry[0], "draw": jax.random.uniform(key, (2,)),
-                "key": jax.random.key_data(key)}
+        return EvalResult(jnp.zeros(1), jnp.ones(1, jnp.int32), jnp.ones(1, bool),
+                          {"t": carry[0], "draw": jax.random.uniform(key, (2,)),
+                           "key": jax.random.key_data(key)})
 
     return Trainer(init=init, step=step, result=lambda c: c[:2], num_iterations=num_iterations,
                    default_hparams=ScaleHParams(jnp.float32(1.0)), env_steps_per_iteration=F,
@@ -122,3 +124,17 @@ def test_eval_every_is_a_positive_multiple_of_the_iteration_in_env_steps(eval_ev
         make_train_fn(trainer, eval_every=eval_every)
     with pytest.raises(ConfigError, match="eval_every"):
         run_chunked(trainer, jax.random.split(jax.random.key(0), 2), eval_every=eval_every)
+
+
+def test_an_evaluate_returning_anything_but_an_eval_result_is_refused_when_traced():
+    trainer = _trainer()
+    untyped = trainer._replace(evaluate=lambda carry, hp, key: {"return": jnp.zeros(1)})
+    with pytest.raises(TypeError, match="EvalResult"):
+        jax.eval_shape(make_train_fn(untyped, eval_every=K * F), jax.random.key(0))
+
+
+def test_an_eval_result_is_stored_as_return_length_ended_and_its_extra():
+    trainer = _trainer()
+    out = make_train_fn(trainer, eval_every=K * F)(jax.random.key(0))
+    assert set(out.eval_metrics) == {"return", "length", "ended", "t", "draw", "key"}
+    assert out.eval_metrics["length"].shape == (3, 1)  # [evaluations, episodes]

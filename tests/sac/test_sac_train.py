@@ -46,8 +46,8 @@ def test_evaluate_hook_runs_deterministic_episodes():
     carry = trainer.init(jax.random.key(0), SMALL.hparams())
     evaluate = jax.jit(trainer.evaluate)
     a = evaluate(carry, SMALL.hparams(), jax.random.key(1))
-    assert a["return"].shape == (2,) and np.all(np.asarray(a["length"]) == 200)
-    assert np.all(np.asarray(a["return"]) < 0)
+    assert a.return_.shape == (2,) and np.all(np.asarray(a.length) == 200)
+    assert np.all(np.asarray(a.return_) < 0)
 
 
 def test_episode_ends_store_the_true_next_observation():
@@ -130,8 +130,8 @@ def test_sac_learns_pendulum():
     hp = config.hparams()
     carry = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))(keys, hp)
     evaluate = jax.jit(jax.vmap(trainer.evaluate, in_axes=(0, None, 0)))
-    before = np.asarray(evaluate(carry, hp, keys)["return"]).mean()
+    before = np.asarray(evaluate(carry, hp, keys).return_).mean()
     carry, _ = jax.jit(jax.vmap(lambda c: scan_steps(trainer, c, hp, 6_000)))(carry)
-    after = np.asarray(evaluate(carry, hp, keys)["return"]).mean(axis=1)
+    after = np.asarray(evaluate(carry, hp, keys).return_).mean(axis=1)
     assert before < -900
     assert after.mean() > -600, after
