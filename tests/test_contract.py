@@ -35,6 +35,7 @@ from mbrl_jax.stats import episodes, report
 ONE_STEP_ARGS = {  # what sets F = 1 for each algorithm's CLI (dyna and sac have F = 1 always)
     "mbpo": ("--env-steps-per-iteration", "1"),
     "muzero": ("--env-steps-per-iteration", "1"),
+    "pets": ("--env-steps-per-iteration", "1"),
     # Dreamer: train_ratio * F / (batch * sequence) = 16 * 1 / (2 * 8) = 1 update
     "dreamer": ("--env-steps-per-iteration", "1", "--train-ratio", "16"),
 }

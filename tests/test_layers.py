@@ -15,7 +15,7 @@ LAYERS = {
     "core": 0,
     "envs": 1, "stats": 1,
     "driver": 2, "models": 2, "planning": 2,
-    "dyna": 3, "sac": 3, "mbpo": 3, "dreamer": 3, "muzero": 3,
+    "dyna": 3, "sac": 3, "mbpo": 3, "dreamer": 3, "muzero": 3, "pets": 3,
     "cli": 4, "__main__": 4,
 }
 

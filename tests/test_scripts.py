@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,3 +90,18 @@ def test_a_script_writes_its_results_with_the_provenance_block(tmp_path, monkeyp
                               text=True).stdout.strip()
         assert p["git_commit"] == head
     assert p["machine"]["jax_backend"] and p["versions"]["jax"]
+
+
+def test_pets_results_smoke_run(tmp_path, monkeypatch):
+    """scripts/pets_results.py end to end at tiny sizes: JSON with provenance and the plot."""
+    import pets_results
+
+    from mbrl_jax.pets import PETSConfig
+
+    monkeypatch.setattr(pets_results, "PRESETS", {
+        "pendulum": ("Pendulum-v1", PETSConfig.tiny(), 10, -200.0, 20)})
+    monkeypatch.setattr(sys, "argv", ["pets_results.py", "--seeds", "2", "--out", str(tmp_path)])
+    pets_results.main()
+    written = json.loads((tmp_path / "pets_pendulum.json").read_text())
+    assert written["env_steps"] == [10, 20] and np.array(written["greedy_return"]).shape == (2, 2)
+    assert written["provenance"]["command"] and (tmp_path / "pets_pendulum.png").exists()

@@ -112,6 +112,7 @@ _SPEC_MODULES = (
     "mbrl_jax.cli.algorithms.mbpo",
     "mbrl_jax.cli.algorithms.dreamer",
     "mbrl_jax.cli.algorithms.muzero",
+    "mbrl_jax.cli.algorithms.pets",
 )
 
 
