@@ -37,6 +37,9 @@ class AlgorithmSpec(NamedTuple):
     config: the config the flags' defaults come from (`Config()` or a preset); `mbrl-jax train
       NAME` with no options trains exactly this config.
     make_config: `args -> config`, the config the parsed options describe (not yet validated).
+    make_trainer: `(config, env, env_params) -> Trainer`, for callers that build their own
+      config rather than parse flags (e.g. `benchmarks/table.py`, which runs each algorithm's
+      documented presets); validates as `build` does.
     """
 
     name: str
@@ -50,6 +53,7 @@ class AlgorithmSpec(NamedTuple):
     test_args: tuple[str, ...] = ()
     config: Any = None
     make_config: Callable[[argparse.Namespace], Any] | None = None
+    make_trainer: Callable[[Any, Any, Any], Trainer] | None = None
 
 
 class Nested(NamedTuple):
@@ -103,7 +107,8 @@ def config_spec(name: str, help: str, *, config, make_trainer, check_env, defaul
                  *config_flags.to_argv(tiny, config, skip=skip, nested=pairs))
     return AlgorithmSpec(name, help, add_arguments, build, default_env=default_env,
                          default_steps=config.total_steps, label=label, check_env=check_env,
-                         test_args=test_args, config=config, make_config=make_config)
+                         test_args=test_args, config=config, make_config=make_config,
+                         make_trainer=make_trainer)
 
 
 _SPEC_MODULES = (
