@@ -31,7 +31,7 @@ mbrl-lib lives in its own venv (see benchmarks/vs_mbrl_lib.py's docstring for ho
 its side is `benchmarks/_mbrl_lib_runner.py`'s "plan" command.
 
 Run:  python benchmarks/planning_vs_mbrl_lib.py [--venv /work/venv-mbrl] [--rounds 3]
-      [--threads 1 2] [--sizes 4x200 3x64]
+      [--calls 3] [--threads 1 2] [--sizes 4x200 3x64] [--quick]
 Writes planning_vs_mbrl_lib.json and .md into benchmarks/runs/ (ignored by git), the committed
 benchmarks/results/ with --write-results, or --out DIR. `--ours-only` times our side alone
 (no mbrl-lib venv needed).
@@ -281,11 +281,14 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["4x200", "3x64"],
                         help="hidden layers x width of each member")
     parser.add_argument("--ours-only", action="store_true", help="time our side alone")
+    parser.add_argument("--quick", action="store_true", help="1 round of 1 call, 3x64, 1 thread")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     add_results_option(parser)
     args = parser.parse_args()
     if args.worker:
         return worker()
+    if args.quick:
+        args.rounds, args.calls, args.threads, args.sizes = 1, 1, [1], ["3x64"]
     if not args.ours_only and not (args.venv / "bin" / "python").exists():
         sys.exit(f"no mbrl-lib venv at {args.venv}: see benchmarks/vs_mbrl_lib.py's docstring")
     result = {"rounds": args.rounds, "calls_per_round": args.calls, "settings": SETTINGS,
