@@ -1,6 +1,8 @@
-"""The mbrl-lib side of `benchmarks/vs_mbrl_lib.py`; runs in mbrl-lib's own virtual environment.
+"""The mbrl-lib side of `benchmarks/vs_mbrl_lib.py` and `benchmarks/planning_vs_mbrl_lib.py`;
+runs in mbrl-lib's own virtual environment.
 
-Started by vs_mbrl_lib.py as `VENV/bin/python benchmarks/mbrl_lib_runner.py DATA.npz`, it
+Started by vs_mbrl_lib.py as `VENV/bin/python benchmarks/mbrl_lib_runner.py DATA.npz` (the
+planning benchmark needs no data and passes none), it
 answers one JSON command per line on stdin with one JSON line on stdout, so the two libraries
 run interleaved in the same rounds while each keeps its own process (mbrl-lib needs numpy < 2
 and PyTorch; it imports nothing of mbrl_jax). Commands (each sets `torch.set_num_threads`):
@@ -23,6 +25,17 @@ and PyTorch; it imports nothing of mbrl_jax). Commands (each sets `torch.set_num
       run, the wall-clock of each model refit's end (to time the steady state between refits),
       the SAC updates done and env rows held by then, the epochs of each refit and the SAC
       updates in all.
+  {"cmd": "plan", "threads": T, "hidden": H, "layers": L, "seed": S, "obs": [[...], ...],
+   "horizon": 30, "population": 500, "elite_ratio": 0.1, "iterations": 5, "alpha": 0.1,
+   "particles": 20, "members": 5}
+      PETS's planner: `TrajectoryOptimizerAgent` + `CEMOptimizer` (truncated normal, mean of
+      the elites returned, replan_freq 1, keep_last_solution) through
+      `create_trajectory_optim_agent_for_model` over `ModelEnv` on a randomly initialised
+      `GaussianMLP` ensemble of `members` x L x H (TS-inf, "fixed_model"; all members, none set
+      as elites) in `OneDTransitionRewardModel`, Pendulum's reward from the predicted next
+      observation (`pendulum_reward`), no termination. One `agent.act(obs)` per given obs, in
+      order (each warm-started from the last plan); answers each call's seconds. The agent is
+      kept while (hidden, layers, seed, settings) stay the same.
 """
 
 import contextlib
@@ -35,6 +48,7 @@ import gymnasium as gym
 import mbrl.algorithms.mbpo as mbpo
 import mbrl.env.termination_fns as termination_fns
 import mbrl.models as models
+import mbrl.planning as planning
 import mbrl.third_party.pytorch_sac_pranz24.sac as pranz24_sac
 import mbrl.util.common as common
 import numpy as np
@@ -96,6 +110,65 @@ def rollout(state: dict, data: dict, cmd: dict) -> dict:
                                                                 sample=True)
         times.append(time.perf_counter() - t0)
     return {"seconds": float(np.median(times)), "finite": bool(np.isfinite(next_obs).all())}
+
+
+def pendulum_reward(act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+    """Pendulum-v1's reward from the predicted next observation [cos, sin, theta_dot] and the
+    action (`[B, 1]`, as ModelEnv's reward_fn): -(theta^2 + 0.1 theta_dot^2 + 0.001 u^2)."""
+    theta = torch.atan2(next_obs[:, 1], next_obs[:, 0])  # in (-pi, pi], normalised
+    u = act[:, 0].clamp(-2.0, 2.0)
+    return -(theta ** 2 + 0.1 * next_obs[:, 2] ** 2 + 0.001 * u ** 2).view(-1, 1)
+
+
+PLAN_KEYS = ("hidden", "layers", "seed", "horizon", "population", "elite_ratio", "iterations",
+             "alpha", "particles", "members")
+
+
+def make_planner(cmd: dict):
+    torch.manual_seed(cmd["seed"])
+    env = gym.make("Pendulum-v1")
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    # out_size obs + 1: a reward head as ours has (unused: reward_fn replaces it), so both
+    # networks are the same size
+    net = models.GaussianMLP(
+        in_size=obs_dim + act_dim, out_size=obs_dim + 1, device="cpu", num_layers=cmd["layers"],
+        ensemble_size=cmd["members"], hid_size=cmd["hidden"], deterministic=False,
+        propagation_method="fixed_model", learn_logvar_bounds=False,
+        activation_fn_cfg={"_target_": "torch.nn.SiLU"})
+    model = models.OneDTransitionRewardModel(net, target_is_delta=True, normalize=True,
+                                             learned_rewards=True)
+    model_env = models.ModelEnv(env, model, termination_fns.no_termination, pendulum_reward,
+                                generator=torch.Generator().manual_seed(cmd["seed"]))
+    agent_cfg = omegaconf.OmegaConf.create({
+        "_target_": "mbrl.planning.TrajectoryOptimizerAgent",
+        "_recursive_": False,  # the agent instantiates optimizer_cfg once it has the bounds
+        "action_lb": env.action_space.low.tolist(), "action_ub": env.action_space.high.tolist(),
+        "planning_horizon": cmd["horizon"], "replan_freq": 1, "verbose": False,
+        "keep_last_solution": True,
+        "optimizer_cfg": {
+            "_target_": "mbrl.planning.CEMOptimizer", "num_iterations": cmd["iterations"],
+            "elite_ratio": cmd["elite_ratio"], "population_size": cmd["population"],
+            "alpha": cmd["alpha"], "lower_bound": "???", "upper_bound": "???",
+            "return_mean_elites": True, "clipped_normal": False, "device": "cpu"}})
+    agent = planning.create_trajectory_optim_agent_for_model(model_env, agent_cfg,
+                                                             num_particles=cmd["particles"])
+    return agent, int(agent.optimizer.optimizer.elite_num)
+
+
+def plan(state: dict, cmd: dict) -> dict:
+    settings = tuple(cmd[k] for k in PLAN_KEYS)
+    if state.get("plan_settings") != settings:
+        state["planner"], state["plan_settings"] = make_planner(cmd), settings
+    agent, elites = state["planner"]
+    times, actions = [], []
+    for obs in cmd["obs"]:
+        obs = np.asarray(obs, np.float32)
+        t0 = time.perf_counter()
+        action = agent.act(obs)
+        times.append(time.perf_counter() - t0)
+        actions.append(np.asarray(action, np.float64).tolist())
+    return {"seconds": times, "actions": actions, "elites": elites,
+            "grad_enabled": torch.is_grad_enabled()}
 
 
 def matmul(cmd: dict) -> dict:
@@ -223,7 +296,7 @@ def run_mbpo(cmd: dict) -> dict:
 
 
 def main() -> None:
-    data = load(sys.argv[1])
+    data = load(sys.argv[1]) if len(sys.argv) > 1 else {}
     state: dict = {}
     print(json.dumps({"ready": True, "torch": torch.__version__, "numpy": np.__version__,
                       "mbrl": _mbrl_version()}), flush=True)
@@ -239,6 +312,8 @@ def main() -> None:
                 out = matmul(cmd)
             elif cmd["cmd"] == "mbpo":
                 out = run_mbpo(cmd)
+            elif cmd["cmd"] == "plan":
+                out = plan(state, cmd)
             else:
                 out = {"error": f"unknown command {cmd['cmd']!r}"}
         print(json.dumps(out), flush=True)

@@ -54,7 +54,8 @@ def _writes_json_directly(path: Path) -> list[int]:
 
 
 FILES = sorted([*(ROOT / "scripts").glob("*.py"), *(ROOT / "benchmarks").glob("*.py")])
-PIPES = {"_mbrl_lib_runner.py", "vs_mbrl_lib.py"}  # JSON lines to and from a subprocess
+# JSON lines to and from a subprocess
+PIPES = {"_mbrl_lib_runner.py", "vs_mbrl_lib.py", "planning_vs_mbrl_lib.py"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
