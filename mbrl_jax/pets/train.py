@@ -1,7 +1,7 @@
 """PETS runs on gymnax continuous-action envs, compiled as one function of a key.
 
     train = make_train(PETSConfig(), *envs.make("Pendulum-v1"))
-    state, metrics = jax.jit(jax.vmap(train))(jax.random.split(key, 5))   # 5 seeds
+    state, metrics, _ = jax.jit(jax.vmap(train))(jax.random.split(key, 5))   # 5 seeds
     metrics["reward"]   # [5, 3_000, 1] per env step; also "done", "terminated", pets/, model/
 
 One iteration (one driver step) is F = `env_steps_per_iteration` env steps, then the refit, which
@@ -154,7 +154,7 @@ def make_trainer(config: PETSConfig, env, env_params, reward_fn: Callable | None
 
         def evaluate(carry: PETSCarry, hparams: PETSHParams, key: jax.Array):
             """The planner (no warm-up) on `eval_episodes` fresh envs for the env's time limit:
-            `{"return": [episodes], "length": [episodes]}`."""
+            an `EvalResult` of [episodes]."""
             fresh = agent.initial_plan()
 
             def policy(plan, obs, is_first, k):
@@ -164,7 +164,7 @@ def make_trainer(config: PETSConfig, env, env_params, reward_fn: Callable | None
 
             result = evaluate_policy(env, env_params, policy, key, config.eval_episodes,
                                      max_steps, initial_carry=fresh)
-            return {"return": result.return_, "length": result.length}
+            return result
 
     return Trainer(init=init, step=step, result=lambda carry: carry.agent,
                    num_iterations=config.num_iterations, default_hparams=config.hparams(),

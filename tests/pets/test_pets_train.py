@@ -29,7 +29,7 @@ def tiny_run():
 
 
 def test_warmup_is_random_then_planned_and_refits_every_f_steps(tiny_run):
-    config, (state, metrics) = tiny_run
+    config, (state, metrics, _) = tiny_run
     random = np.asarray(metrics["pets/random_action"])[:, 0]
     assert random.tolist() == [True] * 7 + [False] * 8
     # one refit per iteration of F = 5 env steps, counted by the carry: 1,1,1,1,1,2,...,3
@@ -70,8 +70,8 @@ def test_planned_actions_stay_in_bounds_and_the_plan_is_shifted():
 
 def test_known_and_learned_reward_paths_both_run_and_differ():
     base = PETSConfig.tiny(warmup_steps=5)
-    _, known = _run(base)
-    _, learned = _run(dataclasses.replace(base, reward="learned"))
+    known = _run(base).metrics
+    learned = _run(dataclasses.replace(base, reward="learned")).metrics
     for m in (known, learned):
         assert np.isfinite(np.asarray(m["pets/best_return"])).all()
     # the planner's scores come from different reward functions once planning starts
