@@ -50,3 +50,20 @@ def first_sustained_below(curve: np.ndarray, threshold: float) -> int | None:
     if len(above) == 0:
         return 1
     return int(above[-1]) + 2 if above[-1] + 1 < len(curve) else None
+
+
+def add_set_option(parser, config_name: str) -> None:
+    """`--set FIELD=VALUE` (repeatable): overrides of a config's fields; see `set_overrides`."""
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help=f"override a {config_name} field (repeatable)")
+
+
+def set_overrides(items: list[str]) -> dict:
+    """`["horizon=20", "cem=None"]` -> `{"horizon": 20, "cem": None}` (Python literals)."""
+    import ast
+
+    out = {}
+    for item in items:
+        field, _, value = item.partition("=")
+        out[field] = ast.literal_eval(value)
+    return out

@@ -18,7 +18,6 @@ scripts/runs/ (ignored by git), the committed scripts/results/ with --write-resu
 """
 
 import argparse
-import ast
 import dataclasses
 import sys
 import time
@@ -28,7 +27,7 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import add_results_option, results_dir  # noqa: E402
+from common import add_results_option, add_set_option, results_dir, set_overrides  # noqa: E402
 
 from mbrl_jax import envs  # noqa: E402
 from mbrl_jax.driver.loop import scan_steps  # noqa: E402
@@ -122,13 +121,9 @@ def main():
                         help="repeatable; default: catch and catch-gumbel4")
     parser.add_argument("--seeds", type=int, default=5)
     add_results_option(parser)
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a MuZeroConfig field (repeatable)")
+    add_set_option(parser, "MuZeroConfig")
     args = parser.parse_args()
-    overrides = {}
-    for item in args.set:
-        field, _, value = item.partition("=")
-        overrides[field] = ast.literal_eval(value)
+    overrides = set_overrides(args.set)
     out = results_dir(args)
     for preset in args.preset or ["catch", "catch-gumbel4"]:
         result = run(preset, args.seeds, overrides=overrides)

@@ -3,6 +3,7 @@
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 from flax import struct
 
 
@@ -19,6 +20,14 @@ class Transition(NamedTuple):
     reward: jax.Array
     next_obs: jax.Array
     done: jax.Array
+
+    @classmethod
+    def example(cls, obs_dim: int, action_dim: int) -> "Transition":
+        """One zero float transition (obs `[obs_dim]`, continuous action `[action_dim]`): the
+        leaf shapes a replay buffer is built from."""
+        zeros_o = jnp.zeros((obs_dim,), jnp.float32)
+        return cls(obs=zeros_o, action=jnp.zeros((action_dim,), jnp.float32),
+                   reward=jnp.float32(0), next_obs=zeros_o, done=jnp.bool_(False))
 
 
 @struct.dataclass

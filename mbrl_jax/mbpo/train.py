@@ -99,9 +99,7 @@ def make_trainer(config: MBPOConfig, env, env_params) -> Trainer:
         del hparams
         key, agent_key, model_key, reset_key = jax.random.split(key, 4)
         obs, env_state = envs.collect.reset(env, env_params, reset_key, n)
-        zeros_o = jnp.zeros((obs_dim,), jnp.float32)
-        example = Transition(obs=zeros_o, action=jnp.zeros((a_dim,), jnp.float32),
-                             reward=jnp.float32(0), next_obs=zeros_o, done=jnp.bool_(False))
+        example = Transition.example(obs_dim, a_dim)
         return MBPOCarry(
             agent=agent.init(agent_key), model=model.init(model_key),
             env_buffer=buffer.init(example, config.env_capacity),

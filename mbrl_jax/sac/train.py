@@ -82,9 +82,7 @@ def make_trainer(config: SACConfig, env, env_params) -> Trainer:
         del hparams
         key, agent_key, reset_key = jax.random.split(key, 3)
         obs, env_state = envs.collect.reset(env, env_params, reset_key, n)
-        zeros_o = jnp.zeros((obs_dim,), jnp.float32)
-        example = Transition(obs=zeros_o, action=jnp.zeros((a_dim,), jnp.float32),
-                             reward=jnp.float32(0), next_obs=zeros_o, done=jnp.bool_(False))
+        example = Transition.example(obs_dim, a_dim)
         return SACCarry(agent=agent.init(agent_key),
                         buffer=buffer.init(example, config.buffer_size), env_state=env_state,
                         obs=obs.reshape(n, obs_dim).astype(jnp.float32),
