@@ -79,6 +79,8 @@ def test_one_env_step_per_iteration_gives_metrics_per_env_step(name):
     steps = trainer.num_env_steps
     for key, value in metrics.items():
         assert value.shape[:2] == (SEEDS, steps), (key, value.shape)
+        # the driver's keys are unscoped; an algorithm's own carry its scope ("sac/q")
+        assert key in ("reward", "done", "terminated") or key.count("/") == 1, key
         if value.dtype.kind == "f":
             assert np.isfinite(value).all(), key
     reward, done = metrics["reward"], metrics["done"]
