@@ -25,7 +25,8 @@ def results_dir(args) -> Path:
 
 
 def run_seeds(config, env, env_params, num_seeds: int, seed: int = 0):
-    """All seeds of one config as one jit(vmap(train)) program; metrics as numpy [seeds, T]."""
+    """All seeds of one config as one jit(vmap(train)) program; metrics as numpy [seeds, T]
+    (the run's [seeds, T, 1] env leaves with their one-env axis folded by `per_stream`)."""
     import jax  # here, so that scripts that only write results do not start JAX
 
     from mbrl_jax.dyna import make_train
@@ -33,7 +34,9 @@ def run_seeds(config, env, env_params, num_seeds: int, seed: int = 0):
     keys = jax.random.split(jax.random.key(seed), num_seeds)
     start = time.perf_counter()
     state, metrics, _ = jax.jit(jax.vmap(make_train(config, env, env_params)))(keys)
-    metrics = {k: np.asarray(v) for k, v in metrics.items()}
+    from mbrl_jax.stats.report import per_stream
+
+    metrics = per_stream({k: np.asarray(v) for k, v in metrics.items()})
     return state, metrics, time.perf_counter() - start
 
 

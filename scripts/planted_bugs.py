@@ -226,13 +226,18 @@ BUGS = {
          "imagined = jax.tree.map(lambda f, m: jnp.where(~empty, f, m)",
          "model rows replaced by real ones once the model buffer fills"),
     ]),
-    "driver": (["tests/core", "tests/test_contract.py"], [
+    "driver": (["tests/core", "tests/driver", "tests/stats", "tests/test_contract.py"], [
         ("mbrl_jax/driver/loop.py",
          "return carry, jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), metrics)",
          "return carry, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1).reshape("
          "(-1, *x.shape[2:])), metrics)", "iterations x F flattened in the wrong order"),
         ("mbrl_jax/driver/loop.py", "if not shape or shape[0] != f:", "if not shape:",
          "step metrics without their [F] axis accepted"),
+        ("mbrl_jax/driver/loop.py", "if key in metrics and jnp.ndim(metrics[key]) != 2:",
+         "if key in metrics and jnp.ndim(metrics[key]) < 1:",
+         "env metrics without their num_envs axis accepted"),
+        ("mbrl_jax/stats/episodes.py", "return np.moveaxis(x, 2, 1).reshape(-1, x.shape[1])",
+         "return x.reshape(-1, x.shape[1])", "a run's env axis folded time-major"),
         ("mbrl_jax/driver/loop.py", "eval_key, key = jax.random.split(state.eval_key)",
          "eval_key = key = state.eval_key", "every evaluation uses the same key"),
         ("mbrl_jax/driver/loop.py",

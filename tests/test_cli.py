@@ -29,7 +29,8 @@ def test_train_writes_outputs_and_summary(tmp_path, capsys):
     assert len(evals[0]["return"]) == 3  # one mean greedy return per seed
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
     metrics = np.load(out / "metrics.npz")
-    assert metrics["reward"].shape == (3, 400) and metrics["done"].shape == (3, 400)
+    # [seeds, env steps, envs], as every algorithm's (Dyna runs one env per seed)
+    assert metrics["reward"].shape == (3, 400, 1) and metrics["done"].shape == (3, 400, 1)
     assert (out / "learning_curve.png").stat().st_size > 10_000
     printed = capsys.readouterr().out
     assert "episodes completed" in printed and "learning_curve.png" in printed

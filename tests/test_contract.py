@@ -29,7 +29,7 @@ from mbrl_jax import envs
 from mbrl_jax.cli import build_parser
 from mbrl_jax.cli.registry import registry
 from mbrl_jax.core.errors import ConfigError
-from mbrl_jax.driver.loop import make_train_fn, run_chunked
+from mbrl_jax.driver.loop import ENV_METRICS, make_train_fn, run_chunked
 from mbrl_jax.stats import episodes, report
 
 ONE_STEP_ARGS = {  # what sets F = 1 for each algorithm's CLI (dyna and sac have F = 1 always)
@@ -80,13 +80,14 @@ def test_one_env_step_per_iteration_gives_metrics_per_env_step(name):
     for key, value in metrics.items():
         assert value.shape[:2] == (SEEDS, steps), (key, value.shape)
         # the driver's keys are unscoped; an algorithm's own carry its scope ("sac/q")
-        assert key in ("reward", "done", "terminated") or key.count("/") == 1, key
+        assert key in ENV_METRICS or key.count("/") == 1, key
         if value.dtype.kind == "f":
             assert np.isfinite(value).all(), key
     reward, done = metrics["reward"], metrics["done"]
-    assert reward.shape == done.shape and reward.ndim in (2, 3)
+    # the env leaves are [seeds, env steps, envs] for every algorithm, Dyna's one env included
+    assert reward.shape == done.shape and reward.ndim == 3
     streams = report.per_stream(metrics)
-    num_envs = 1 if reward.ndim == 2 else reward.shape[2]
+    num_envs = reward.shape[2]
     assert streams["reward"].shape == (SEEDS * num_envs, steps)
     # oracle: every stream's episodes, counted on the raw [seed, step, env] arrays
     raw = done.reshape(SEEDS, steps, num_envs)

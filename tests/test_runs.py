@@ -174,7 +174,7 @@ def test_ctrl_c_saves_at_the_chunk_end_and_the_run_resumes(tmp_path):
     step = status["env_steps"]
     assert checkpoint.Checkpointer(run / "checkpoints").latest_step() == step
     assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] == step
-    assert np.load(run / "metrics.npz")["reward"].shape == (2, step)
+    assert np.load(run / "metrics.npz")["reward"].shape == (2, step, 1)
 
 
 def test_memory_plan_keeps_long_runs_off_the_host_and_refuses_what_cannot_fit(monkeypatch):

@@ -3,6 +3,7 @@ a folder with checkpoints and exact resume (`run`, `checkpoint`), memory plannin
 checks and hyperparameter grids (`sweep`). No printing or signal handling: the CLI does that."""
 
 from mbrl_jax.driver.loop import (
+    ENV_METRICS,
     Chunk,
     ChunkedResult,
     RunState,
@@ -15,5 +16,5 @@ from mbrl_jax.driver.loop import (
     scoped,
 )
 
-__all__ = ["Chunk", "ChunkedResult", "RunState", "TrainOutput", "Trainer", "init_run_state",
-           "make_train_fn", "run_chunked", "scan_steps", "scoped"]
+__all__ = ["ENV_METRICS", "Chunk", "ChunkedResult", "RunState", "TrainOutput", "Trainer",
+           "init_run_state", "make_train_fn", "run_chunked", "scan_steps", "scoped"]

@@ -11,8 +11,10 @@ gradient updates). Periodic work therefore runs exactly when due: under `vmap`, 
 step counter becomes a `select` that would run both branches every step. Metrics stay per env step:
 every metric leaf a `step` returns has a leading `[F]` axis, for every F including 1, and the
 driver flattens iterations x F into env steps (a per-iteration quantity such as a loss is
-broadcast over its F env steps by the algorithm). A leaf without that axis is refused when the
-run is traced (`MetricsShapeError`), so no algorithm can fold its statistics over the wrong axes.
+broadcast over its F env steps by the algorithm). The env leaves (`ENV_METRICS`: "reward",
+"done", "terminated") are `[F, num_envs]`, also for one env (Dyna's num_envs is 1), so every
+run's episodes are read the same way. A leaf without those axes is refused when the run is
+traced (`MetricsShapeError`), so no algorithm can fold its statistics over the wrong axes.
 
 Evaluation. With `eval_every=N` env steps (a multiple of F, so K = N / F iterations; every
 count in the driver's API is in env steps) the driver runs `trainer.evaluate` after every K
@@ -43,12 +45,16 @@ from mbrl_jax.driver.sharding import SeedSharding, to_host
 Carry = Any
 HParams = Any
 Metrics = dict[str, jax.Array]
+# The driver's own metric keys: per env step of every parallel env, `[F, num_envs]` in one step's
+# metrics (so `[T, num_envs]` per seed after the driver flattens); "reward" and "done" are
+# required, "terminated" optional. Every other key carries its algorithm's scope (`scoped`).
+ENV_METRICS = ("reward", "done", "terminated")
 
 
 def scoped(scope: str, metrics: Metrics) -> Metrics:
     """`{"critic_loss": x}` -> `{"sac/critic_loss": x}`: an algorithm's own metric keys carry its
     scope (`sac/`, `model/`, `dreamer/`, ...) so two sources in one run cannot collide; the
-    driver's keys ("reward", "done", "terminated") stay unscoped."""
+    driver's keys (`ENV_METRICS`) stay unscoped."""
     return {f"{scope}/{k}": v for k, v in metrics.items()}
 
 
@@ -91,11 +97,13 @@ class Trainer(NamedTuple):
 
 
 class MetricsShapeError(MbrlJaxError, ValueError):
-    """A trainer's `step` returned a metric leaf without its leading `[F]` axis."""
+    """A trainer's `step` returned a metric leaf without its leading `[F]` axis, or an env
+    metric (`ENV_METRICS`) that is not `[F, num_envs]`."""
 
 
 def check_step_metrics(trainer: Trainer, metrics: Metrics) -> None:
-    """Raise `MetricsShapeError` unless every leaf of one `step`'s metrics is `[F, ...]`."""
+    """Raise `MetricsShapeError` unless every leaf of one `step`'s metrics is `[F, ...]` and the
+    env metrics ("reward", "done", "terminated") are `[F, num_envs]`."""
     f = trainer.env_steps_per_iteration
     for path, leaf in jax.tree_util.tree_leaves_with_path(metrics):
         shape = jnp.shape(leaf)
@@ -104,6 +112,11 @@ def check_step_metrics(trainer: Trainer, metrics: Metrics) -> None:
                 f"metric {jax.tree_util.keystr(path)} of one step has shape {shape}; every "
                 f"metric leaf must have a leading axis of env_steps_per_iteration = {f} (one row "
                 "per env step, also when it is 1)")
+    for key in ENV_METRICS:
+        if key in metrics and jnp.ndim(metrics[key]) != 2:
+            raise MetricsShapeError(
+                f"env metric {key!r} of one step has shape {jnp.shape(metrics[key])}; it must be "
+                f"[env_steps_per_iteration, num_envs] = [{f}, N] (N = 1 for a single env)")
 
 
 def scan_steps(trainer: Trainer, carry: Carry, hparams: HParams, length: int):

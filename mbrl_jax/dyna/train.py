@@ -3,7 +3,7 @@
     train = make_train(DynaConfig(planning_steps=50), *envs.make("DynaMaze"))
     state, metrics, _ = jax.jit(jax.vmap(train))(jax.random.split(key, 30))
     state.q            # [30, S, A]
-    metrics["reward"]  # [30, total_steps]
+    metrics["reward"]  # [30, total_steps, 1]: [seeds, env steps, num_envs], one env per seed
 """
 
 import jax
@@ -55,10 +55,10 @@ def make_trainer(config: DynaConfig, env, env_params) -> Trainer:
         s_t = spec.obs_to_row(info["final_observation"])
         state = agent.update(carry.agent, s_tm1, a_tm1, r_t.astype(jnp.float32), s_t, terminated,
                              plan_key, hparams, config)
-        metrics = {  # [F = 1] per iteration, the driver's convention
-            "reward": r_t.astype(jnp.float32)[None],
-            "done": (terminated | truncated)[None],
-            "terminated": terminated[None],
+        metrics = {  # [F, num_envs] = [1, 1] per iteration, the driver's convention
+            "reward": r_t.astype(jnp.float32).reshape(1, 1),
+            "done": (terminated | truncated).reshape(1, 1),
+            "terminated": terminated.reshape(1, 1),
         }
         return DynaCarry(agent=state, env_state=env_state, obs=obs, key=key), metrics
 
@@ -82,9 +82,11 @@ def make_trainer(config: DynaConfig, env, env_params) -> Trainer:
 def make_train(config: DynaConfig, env, env_params):
     """`train(key, hparams=None) -> (DynaState, metrics)`: the whole run as one `lax.scan`.
 
-    metrics: "reward" [T] float32, "done" [T] bool (episode ended by termination or time limit),
-    "terminated" [T] bool, with T = config.total_steps. Pass a `DynaHParams` to override alpha,
-    gamma, epsilon, kappa (vmap over it to sweep them). Concrete hparams are checked (ConfigError);
-    under your own `jit`/`vmap` they are traced and unchecked: call `hparams.validate()` first.
+    metrics: "reward" [T, 1] float32, "done" [T, 1] bool (episode ended by termination or time
+    limit), "terminated" [T, 1] bool, with T = config.total_steps and one env (the last axis is
+    num_envs, as for every algorithm; `metrics["done"][:, 0]` is the env's stream). Pass a
+    `DynaHParams` to override alpha, gamma, epsilon, kappa (vmap over it to sweep them). Concrete
+    hparams are checked (ConfigError); under your own `jit`/`vmap` they are traced and unchecked:
+    call `hparams.validate()` first.
     """
     return make_train_fn(make_trainer(config, env, env_params))

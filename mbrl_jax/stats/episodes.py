@@ -1,6 +1,7 @@
 """Host-side (numpy) episode statistics from per-step metrics `reward` and `done`.
 
-All functions take arrays stacked over time, [T] for one seed or [num_seeds, T] for many.
+All functions take arrays stacked over time, [T] for one seed, [num_seeds, T] for many, or a
+run's env leaves [num_seeds, T, num_envs] (each env of each seed one stream, seed-major).
 An episode that has not ended by the last step is not counted.
 """
 
@@ -8,8 +9,17 @@ import numpy as np
 
 
 def _per_seed(x):
+    """[T] -> [1, T]; [S, T] unchanged; [S, T, N] (a run's env leaves) -> [S * N, T], each env of
+    each seed one stream of episodes (as `stats.report.per_stream`)."""
     x = np.asarray(x)
-    return x[None] if x.ndim == 1 else x
+    if x.ndim == 1:
+        return x[None]
+    if x.ndim == 3:
+        return np.moveaxis(x, 2, 1).reshape(-1, x.shape[1])
+    if x.ndim != 2:
+        raise ValueError(f"episode statistics take [T], [seeds, T] or [seeds, T, envs], "
+                         f"got shape {x.shape}")
+    return x
 
 
 def episode_returns(reward, done) -> list[np.ndarray]:

@@ -34,7 +34,8 @@ def _trainer(num_iterations=9, bad_step=None, bad_in="metric"):
                 reward = jnp.where(planted, jnp.nan, reward)
             else:
                 total = jnp.where(planted.any(), jnp.inf, total)
-        return (t + F, total + reward.sum(), key), {"reward": reward, "t": index}
+        # env metrics are [F, num_envs]: one env here
+        return (t + F, total + reward.sum(), key), {"reward": reward[:, None], "t": index}
 
     def evaluate(carry, hp, key):
         return EvalResult(jnp.zeros(1), jnp.ones(1, jnp.int32), jnp.ones(1, bool),

@@ -23,7 +23,7 @@ def _counting_trainer(num_iterations: int, F: int = F) -> Trainer:  # noqa: N803
     def step(carry, hp):
         t, refits, key = carry
         key, r_key = jax.random.split(key)
-        rewards = jax.random.uniform(r_key, (F,)) * hp.scale
+        rewards = jax.random.uniform(r_key, (F, 1)) * hp.scale
         index = t + jnp.arange(F, dtype=jnp.int32)
         refits = refits + 1
         metrics = {"t": index, "reward": rewards, "refits": jnp.full((F,), refits)}
@@ -43,18 +43,32 @@ def test_metrics_are_per_env_step_and_periodic_work_runs_once_per_iteration(f):
     np.testing.assert_array_equal(metrics["t"], np.arange(n))
     # refit count seen at env step i is the number of iterations begun: i // F + 1
     np.testing.assert_array_equal(metrics["refits"], np.arange(n) // f + 1)
-    assert metrics["reward"].shape == (n,)  # the [F] axis is flattened, also for F = 1
+    assert metrics["reward"].shape == (n, 1)  # [F, num_envs] flattened to [env steps, envs]
 
 
 @pytest.mark.parametrize("f, shape", [(1, ()), (3, ()), (3, (2,)), (1, (4,))])
 def test_a_step_metric_without_its_f_axis_is_refused(f, shape):
     def step(carry, hp):
-        return carry, {"reward": jnp.zeros((f,)), "loss": jnp.zeros(shape)}
+        return carry, {"reward": jnp.zeros((f, 1)), "loss": jnp.zeros(shape)}
 
     trainer = Trainer(init=lambda key, hp: jnp.int32(0), step=step, result=lambda c: c,
                       num_iterations=2, default_hparams=ScaleHParams(jnp.float32(1.0)),
                       env_steps_per_iteration=f)
     with pytest.raises(MetricsShapeError, match=r"\['loss'\].*env_steps_per_iteration = " + str(f)):
+        make_train_fn(trainer)(jax.random.key(0))
+
+
+@pytest.mark.parametrize("key", ["reward", "done", "terminated"])
+@pytest.mark.parametrize("shape", [(2,), (2, 1, 1)])
+def test_an_env_metric_without_its_num_envs_axis_is_refused(key, shape):
+    def step(carry, hp):
+        metrics = {"reward": jnp.zeros((2, 1)), "done": jnp.zeros((2, 1), bool)}
+        return carry, {**metrics, key: jnp.zeros(shape)}
+
+    trainer = Trainer(init=lambda key, hp: jnp.int32(0), step=step, result=lambda c: c,
+                      num_iterations=2, default_hparams=ScaleHParams(jnp.float32(1.0)),
+                      env_steps_per_iteration=2)
+    with pytest.raises(MetricsShapeError, match=rf"env metric '{key}'.*\[2, N\]"):
         make_train_fn(trainer)(jax.random.key(0))
 
 

@@ -33,7 +33,8 @@ def test_chunked_run_equals_single_program(variant):
     seen = []
     result = run_chunked(make_trainer(config, *MAZE), keys, chunk_steps=60,
                          on_chunk=lambda c: seen.append((c.env_steps, c.metrics["reward"].shape)))
-    assert seen == [(60, (4, 60)), (120, (4, 60)), (180, (4, 60)), (240, (4, 60)), (250, (4, 10))]
+    assert seen == [(60, (4, 60, 1)), (120, (4, 60, 1)), (180, (4, 60, 1)), (240, (4, 60, 1)),
+                    (250, (4, 10, 1))]
     assert tree_equal(result.state, state)
     assert tree_equal(result.metrics, metrics)
 
