@@ -20,7 +20,7 @@ from common import add_results_option, results_dir
 
 from mbrl_jax import envs
 from mbrl_jax.dreamer import DreamerConfig, make_trainer
-from mbrl_jax.driver.loop import scan_steps
+from mbrl_jax.driver import run_chunked
 from mbrl_jax.stats.provenance import write_json
 
 PRESETS = {
@@ -58,35 +58,34 @@ def run(env_id, seeds, steps, preset, eval_every, seed=0, log=print, partial=Non
     env, env_params = envs.make(env_id)
     trainer = make_trainer(config, env, env_params)
     per_chunk = max(1, eval_every // config.env_steps_per_iteration)
-    init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
-    chunk = jax.jit(jax.vmap(lambda c: scan_steps(trainer, c, None, per_chunk)))
-    evaluate = jax.jit(jax.vmap(trainer.evaluate, in_axes=(0, None, 0)))
+    every = per_chunk * config.env_steps_per_iteration
     keys = jax.random.split(jax.random.key(seed), seeds)
     start = time.perf_counter()
-    carry = init(keys, None)
-    curve, done_steps, episodes = [], 0, 0
-    eval_keys = jax.random.split(jax.random.key(seed + 1), seeds)
-    while done_steps < steps:
-        carry, metrics = chunk(carry)
-        done_steps += per_chunk * config.env_steps_per_iteration
-        eval_keys = jax.vmap(lambda k: jax.random.split(k)[0])(eval_keys)
-        returns = np.asarray(evaluate(carry, None, eval_keys).return_).mean(-1)  # [seeds]
+    curve, episodes, done_steps = [], [0], [0]
+
+    def on_chunk(chunk):  # the driver's chunk: every env steps, then one evaluation
+        metrics = chunk.metrics
+        returns = chunk.eval_metrics["return"][:, -1].mean(-1)                  # [seeds]
         curve.append(returns)
-        episodes += int(np.asarray(metrics["done"])[0].sum())
+        done_steps[0] = chunk.env_steps
+        episodes[0] += int(metrics["done"][0].sum())
         if state_path is not None:
             state_path.write_bytes(pickle.dumps({
-                "state": jax.tree.map(lambda x: np.asarray(x[0]), carry.agent),
-                "env": env_id, "preset": preset, "env_steps": done_steps, "episodes": episodes,
-                "train_seconds": time.perf_counter() - start}))
-        log(f"{env_id} {done_steps:>6} steps  eval return mean {returns.mean():8.1f}  "
+                "state": jax.tree.map(lambda x: np.asarray(x[0]), chunk.state.carry.agent),
+                "env": env_id, "preset": preset, "env_steps": chunk.env_steps,
+                "episodes": episodes[0], "train_seconds": time.perf_counter() - start}))
+        log(f"{env_id} {chunk.env_steps:>6} steps  eval return mean {returns.mean():8.1f}  "
             f"min {returns.min():8.1f}  max {returns.max():8.1f}  "
-            f"model loss {np.nanmean(np.asarray(metrics['dreamer/model_loss'])):.3f}  "
-            + "  ".join(f"{k} {np.asarray(metrics[f'dreamer/{k}'])[:, -1].mean():.3g}"
-                        for k in DIAGNOSTICS)
+            f"model loss {np.nanmean(metrics['dreamer/model_loss']):.3f}  "
+            + "  ".join(f"{k} {metrics[f'dreamer/{k}'][:, -1].mean():.3g}" for k in DIAGNOSTICS)
             + f"  {time.perf_counter() - start:.0f}s")
         if partial is not None:
-            partial(_summary(env_id, preset, seeds, done_steps, per_chunk, config, curve, start))
-    return _summary(env_id, preset, seeds, done_steps, per_chunk, config, curve, start)
+            partial(_summary(env_id, preset, seeds, chunk.env_steps, per_chunk, config, curve,
+                             start))
+
+    run_chunked(trainer, keys, chunk_steps=every, eval_every=every, on_chunk=on_chunk,
+                keep_metrics=False)
+    return _summary(env_id, preset, seeds, done_steps[0], per_chunk, config, curve, start)
 
 
 def _summary(env_id, preset, seeds, steps, per_chunk, config, curve, start):

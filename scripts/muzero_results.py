@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import add_results_option, add_set_option, results_dir, set_overrides  # noqa: E402
 
 from mbrl_jax import envs  # noqa: E402
-from mbrl_jax.driver.loop import scan_steps  # noqa: E402
+from mbrl_jax.driver import run_chunked  # noqa: E402
 from mbrl_jax.muzero import MuZeroConfig, make_trainer  # noqa: E402
 from mbrl_jax.stats.plotting import plot_curves  # noqa: E402
 from mbrl_jax.stats.provenance import write_json  # noqa: E402
@@ -74,29 +74,25 @@ def run(preset: str, num_seeds: int, seed: int = 0, overrides: dict | None = Non
     env, env_params = envs.make(env_id)
     trainer = make_trainer(config, env, env_params)
     keys = jax.random.split(jax.random.key(seed), num_seeds)
-    iters = trainer.num_iterations
-    chunk_iters = max(1, iters // num_chunks)
-    init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
-    chunk = jax.jit(jax.vmap(lambda c: scan_steps(trainer, c, trainer.default_hparams,
-                                                  chunk_iters)), donate_argnums=0)
-    evaluate = jax.jit(jax.vmap(lambda c, k: trainer.evaluate(c, trainer.default_hparams, k)))
+    every = max(1, trainer.num_iterations // num_chunks) * config.env_steps_per_iteration
     t0 = time.perf_counter()
-    carry = init(keys, trainer.default_hparams)
     steps, returns, train_returns, wall = [], [], [], []
-    done_iters = 0
-    while done_iters + chunk_iters <= iters:
-        carry, metrics = chunk(carry)
-        done_iters += chunk_iters
-        eval_keys = jax.random.split(jax.random.key(seed + 1000 + done_iters), num_seeds)
-        ret = np.asarray(evaluate(carry, eval_keys).return_).mean(axis=1)  # [seeds]
-        reward, finished = np.asarray(metrics["reward"]), np.asarray(metrics["done"])
+
+    def on_chunk(chunk):  # the driver's chunk of `every` env steps per env, then one evaluation
+        if not chunk.eval_steps.size:  # a last chunk shorter than `every`: no evaluation
+            return
+        ret = chunk.eval_metrics["return"][:, -1].mean(axis=1)                   # [seeds]
+        reward, finished = chunk.metrics["reward"], chunk.metrics["done"]        # [S, T, N]
         train_returns.append((reward.sum(axis=(1, 2)) / np.maximum(
             finished.sum(axis=(1, 2)), 1)).tolist())
-        steps.append(done_iters * config.env_steps_per_iteration * config.num_envs)
+        steps.append(chunk.env_steps * config.num_envs)
         returns.append(ret.tolist())
         wall.append(time.perf_counter() - t0)
         print(f"{preset}: {steps[-1]:>7d} env steps  greedy return {ret.mean():8.3f} "
               f"(min {ret.min():.3f}, max {ret.max():.3f})  {wall[-1]:.0f}s", flush=True)
+
+    run_chunked(trainer, keys, chunk_steps=every, eval_every=every, on_chunk=on_chunk,
+                keep_metrics=False)
     returns_arr = np.array(returns).T  # [seeds, points]
     mean = returns_arr.mean(axis=0)
     reached = None

@@ -21,7 +21,6 @@ import argparse
 import dataclasses
 import json
 import pathlib
-import time
 
 import jax
 import numpy as np
@@ -30,7 +29,7 @@ from exercise3_mbpo import PRESETS
 
 from mbrl_jax import envs
 from mbrl_jax.core.types import Transition
-from mbrl_jax.driver.loop import scan_steps
+from mbrl_jax.driver import run_chunked
 from mbrl_jax.sac import SACConfig, make_agent_for_env, make_trainer
 from mbrl_jax.stats.episodes import mean_and_ci
 from mbrl_jax.stats.provenance import write_json
@@ -49,51 +48,28 @@ SAC_CONFIG = SACConfig(hidden_sizes=(64, 64), batch_size=256, warmup_steps=1_000
 
 
 def run_trainer(trainer, num_seeds: int, seed: int, eval_every: int) -> dict:
-    """Run a `Trainer` for `num_seeds` seeds (vmapped) in compiled chunks of `eval_every` env
-    steps with its `evaluate` hook between them. Returns curves and costs (numpy / floats)."""
+    """Run a `Trainer` for `num_seeds` seeds (vmapped) through the driver's `run_chunked`, in
+    compiled chunks of `eval_every` env steps with its evaluation after each. Returns curves and
+    costs (numpy / floats); `run_s` is the compiled chunks' wall time, evaluations included."""
     keys = jax.random.split(jax.random.key(seed), num_seeds)
-    hp = trainer.default_hparams
-    iters = max(1, eval_every // trainer.env_steps_per_iteration)
-    steps_per_chunk = iters * trainer.env_steps_per_iteration
-    init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
-    chunk = jax.jit(jax.vmap(lambda c: scan_steps(trainer, c, hp, iters)), donate_argnums=0)
-    evaluate = jax.jit(jax.vmap(trainer.evaluate, in_axes=(0, None, 0)))
-
-    t0 = time.perf_counter()
-    carry = jax.block_until_ready(init(keys, hp))
-    compiled = chunk.lower(carry).compile()
-    compile_s = time.perf_counter() - t0
-    eval_keys = jax.random.split(jax.random.key(seed + 1), (trainer.num_env_steps
-                                                            // steps_per_chunk, num_seeds))
-    rewards, dones, eval_steps, eval_returns, model_epochs = [], [], [], [], []
-    run_s = 0.0
-    for i in range(trainer.num_env_steps // steps_per_chunk):
-        t0 = time.perf_counter()
-        carry, metrics = compiled(carry)
-        rewards.append(np.asarray(metrics["reward"]))
-        dones.append(np.asarray(metrics["done"]))
-        if "model/epochs" in metrics:  # MBPO: epochs of each refit, one per iteration
-            f = trainer.env_steps_per_iteration
-            model_epochs.append(np.asarray(metrics["model/epochs"])[:, f - 1 :: f])
-        run_s += time.perf_counter() - t0
-        ret = np.asarray(evaluate(carry, hp, eval_keys[i]).return_)    # [seeds, episodes]
-        eval_steps.append((i + 1) * steps_per_chunk)
-        eval_returns.append(ret.mean(axis=1))
-    reward = np.concatenate(rewards, axis=1)          # [seeds, T, N]
-    done = np.concatenate(dones, axis=1)
+    result = run_chunked(trainer, keys, chunk_steps=eval_every, eval_every=eval_every)
+    reward, done = result.metrics["reward"], result.metrics["done"]    # [seeds, T, N]
     env_steps = reward.shape[1] * reward.shape[2]     # per seed (all its parallel envs)
-    extra = {"model_epochs": np.concatenate(model_epochs, axis=1)} if model_epochs else {}
+    extra = {}
+    if "model/epochs" in result.metrics:  # MBPO: epochs of each refit, one per iteration
+        f = trainer.env_steps_per_iteration
+        extra["model_epochs"] = result.metrics["model/epochs"][:, f - 1 :: f]
     return {
         **extra,
-        "eval_steps": eval_steps,
-        "eval_return": np.stack(eval_returns, axis=1).tolist(),            # [seeds, points]
+        "eval_steps": result.eval_steps.tolist(),
+        "eval_return": result.eval_metrics["return"].mean(axis=2).tolist(),  # [seeds, points]
         "train_episodes": training_episodes(reward, done),
-        "compile_s": compile_s,
-        "run_s": run_s,
+        "compile_s": result.compile_seconds,
+        "run_s": result.run_seconds,
         # the vmapped program steps all seeds at once: wall time per env step of that program,
         # and divided by the number of seeds
-        "wall_ms_per_env_step": 1e3 * run_s / env_steps,
-        "wall_ms_per_env_step_per_seed": 1e3 * run_s / (env_steps * num_seeds),
+        "wall_ms_per_env_step": 1e3 * result.run_seconds / env_steps,
+        "wall_ms_per_env_step_per_seed": 1e3 * result.run_seconds / (env_steps * num_seeds),
         "num_seeds": num_seeds,
         "env_steps": env_steps,
     }
@@ -153,13 +129,7 @@ def run_mbpo(num_seeds: int, total_steps: int, seed: int, preset: str = "cpu") -
     config = dataclasses.replace(pendulum_config(total_steps, preset),
                                  eval_episodes=EVAL_EPISODES)
     env, env_params = envs.make(ENV_ID)
-    trainer = make_mbpo_trainer(config, env, env_params)
-
-    def step(carry, hp):  # one env per seed: give reward and done the [N = 1] axis SAC has
-        carry, m = trainer.step(carry, hp)
-        return carry, {**m, "reward": m["reward"][..., None], "done": m["done"][..., None]}
-
-    result = run_trainer(trainer._replace(step=step), num_seeds, seed, EVAL_EVERY)
+    result = run_trainer(make_mbpo_trainer(config, env, env_params), num_seeds, seed, EVAL_EVERY)
     obs_dim, f = 3, config.env_steps_per_iteration
     agent = make_agent_for_env(config.sac, env, env_params)
     state = agent.init(jax.random.key(0))
