@@ -76,3 +76,21 @@ def test_every_issue_row_and_env_has_a_budget_and_threshold():
     for (name, family), budgets in table.BUDGETS.items():
         assert family in set(table.FAMILY.values())
         assert set(budgets) == {"small", "full"}, name
+
+
+def test_a_cell_known_not_to_run_on_this_backend_is_marked_with_why(tmp_path, monkeypatch):
+    monkeypatch.setitem(table.NOT_RUN, ("dyna-q", "FourRooms-misc", "cpu"), "hangs here")
+    written = table.main([*ARGS[:4], "--envs", "FourRooms-misc", "--algorithms", "dyna-q",
+                          "--out", str(tmp_path)])
+    assert written["cells"] == []
+    assert [(n["status"], n["reason"]) for n in written["not_run"]
+            if n["algorithm"] == "dyna-q"] == [("not run", "hangs here")]
+    assert "| dyna-q | not run: hangs here |" in (tmp_path / "table.md").read_text()
+
+
+def test_the_pets_row_evaluates_twice_at_the_small_budget():
+    from mbrl_jax.cli.registry import registry
+
+    entry = table.entry_for("pets", registry()["pets"], "Pendulum-v1", "small")
+    config, eval_every = table.cell_config(entry, "Pendulum-v1", "small")
+    assert (config.total_steps, eval_every, config.eval_episodes) == (1000, 500, 1)
