@@ -29,8 +29,14 @@ def value_transform(x: jax.Array, eps: float = EPS) -> jax.Array:
 
 
 def inverse_value_transform(y: jax.Array, eps: float = EPS) -> jax.Array:
-    """h^-1(y) = sign(y) (((sqrt(1 + 4 eps (|y| + 1 + eps)) - 1) / (2 eps))^2 - 1)."""
-    root = (jnp.sqrt(1 + 4 * eps * (jnp.abs(y) + 1 + eps)) - 1) / (2 * eps)
+    """h^-1(y) = sign(y) (((sqrt(1 + 4 eps (|y| + 1 + eps)) - 1) / (2 eps))^2 - 1).
+
+    Computed as sign(y) (r^2 - 1) with r = 2 (|y| + 1 + eps) / (1 + sqrt(1 + 4 eps (|y| + 1 + eps))),
+    the same number: the written form subtracts two float32 numbers near 1 and divides the
+    difference by 2 eps, which loses about 3 digits (relative error up to 2e-3 against float64);
+    this form stays within about 1e-5."""
+    shifted = jnp.abs(y) + 1 + eps
+    root = 2 * shifted / (1 + jnp.sqrt(1 + 4 * eps * shifted))
     return jnp.sign(y) * (root**2 - 1)
 
 

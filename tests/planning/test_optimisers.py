@@ -85,7 +85,8 @@ def test_cem_one_iteration_refit_by_hand():
     result = cem(config, _linear, init, jax.random.key(2), LOW, HIGH)
     np.testing.assert_allclose(result.solution, 0.3 * init + 0.7 * result.best_sequence,
                                rtol=1e-6, atol=1e-6)
-    assert result.best_return == result.best_sequence[0, 0]
+    # the same number; XLA may compute the sample twice (once per fusion), so allow one rounding
+    np.testing.assert_allclose(result.best_return, result.best_sequence[0, 0], rtol=1e-6)
     # return_mean_elites=False acts on the best sequence itself
     best = cem(dataclasses.replace(config, return_mean_elites=False), _linear, init,
                jax.random.key(2), LOW, HIGH)
