@@ -31,6 +31,11 @@ def pytest_configure(config):
         config._mbrl_jax_cache_owner = path
     os.environ["JAX_COMPILATION_CACHE_DIR"] = path
     jax.config.update("jax_compilation_cache_dir", path)
+    # at -O0 most programs compile in under JAX's default 1 s threshold; cache those too (the
+    # tests rebuild the same small trainers and helpers in new closures, and the workers and the
+    # CLI subprocesses share the folder)
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     # The fast suite is bound by compiling many small programs that each run for milliseconds,
     # so it compiles with _FAST_COMPILE (XLA's graph passes still run, so fusion decisions stay;
     # the emitted code may round an elementwise op differently in the last bit, which no test

@@ -31,7 +31,7 @@ def value_transform(x: jax.Array, eps: float = EPS) -> jax.Array:
 def inverse_value_transform(y: jax.Array, eps: float = EPS) -> jax.Array:
     """h^-1(y) = sign(y) (((sqrt(1 + 4 eps (|y| + 1 + eps)) - 1) / (2 eps))^2 - 1).
 
-    Computed as sign(y) (r^2 - 1) with r = 2 (|y| + 1 + eps) / (1 + sqrt(1 + 4 eps (|y| + 1 + eps))),
+    Computed as sign(y) (r^2 - 1) with s = |y| + 1 + eps and r = 2 s / (1 + sqrt(1 + 4 eps s)),
     the same number: the written form subtracts two float32 numbers near 1 and divides the
     difference by 2 eps, which loses about 3 digits (relative error up to 2e-3 against float64);
     this form stays within about 1e-5."""
