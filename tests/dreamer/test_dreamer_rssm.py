@@ -1,6 +1,8 @@
 """RSSM: resets at is_first, time alignment of actions and latents, imagination shapes, heads
 that start at exactly zero, straight-through latents with unimix."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,13 +14,18 @@ from mbrl_jax.dreamer.rssm import feat, sample_stoch, unimix_logits
 CONFIG = DreamerConfig(deter_size=16, stoch_groups=4, stoch_classes=4, hidden_size=16,
                        num_layers=1, num_bins=15, horizon=5)
 RSSM = make_rssm(CONFIG, (3,), 2)
-PARAMS = RSSM.init(jax.random.key(0))
 T = 6
 OBSERVE = jax.jit(RSSM.observe)
 
 
+@functools.cache
+def _params():
+    """Built on first use, not at import (every xdist worker imports every test module)."""
+    return RSSM.init(jax.random.key(0))
+
+
 def _observe(obs, actions, is_first):
-    return OBSERVE(PARAMS, RSSM.initial(()), obs, actions, is_first, jax.random.key(1))
+    return OBSERVE(_params(), RSSM.initial(()), obs, actions, is_first, jax.random.key(1))
 
 
 def _sequence(seed):
@@ -73,13 +80,13 @@ def test_imagine_shapes_and_alignment():
     def policy(state, key):
         return jax.nn.one_hot(jax.random.randint(key, state.deter.shape[:-1], 0, 2), 2)
 
-    states, actions = jax.jit(RSSM.imagine, static_argnums=(2, 3))(PARAMS, start, policy, 5,
+    states, actions = jax.jit(RSSM.imagine, static_argnums=(2, 3))(_params(), start, policy, 5,
                                                                    jax.random.key(0))
     assert states.deter.shape == (6, 7, 16) and states.stoch.shape == (6, 7, 16)
     assert actions.shape == (5, 7, 2)
     np.testing.assert_array_equal(states.deter[0], start.deter)
     # states[t + 1] is the GRU step of (states[t], actions[t])
-    nxt, _ = RSSM.img_step(PARAMS, jax.tree.map(lambda x: x[2], states), actions[2],
+    nxt, _ = RSSM.img_step(_params(), jax.tree.map(lambda x: x[2], states), actions[2],
                            jax.random.key(9))
     np.testing.assert_allclose(nxt.deter, states.deter[3], rtol=1e-5, atol=1e-6)
     one_hot_sum = states.stoch[1:].reshape(5, 7, 4, 4).sum(-1)
